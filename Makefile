@@ -1,0 +1,35 @@
+# One entry point for every task. `make run` starts the product, `make test` runs every test.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+LAKE ?= ./data/lake
+PORT ?= 8501
+
+.PHONY: run test lint bench demo clean
+
+$(BIN)/.installed: requirements.txt requirements-dev.txt
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -r requirements-dev.txt
+	touch $@
+
+run: $(BIN)/.installed
+	$(BIN)/python -m recorder.demo --lake $(LAKE) --if-empty
+	$(BIN)/python -m recorder.summary --lake $(LAKE)
+
+test: $(BIN)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check .
+
+bench: $(BIN)/.installed
+	$(BIN)/python bench/record_overhead.py
+	$(BIN)/python bench/write_throughput.py
+
+demo: $(BIN)/.installed
+	$(BIN)/python -m recorder.demo --lake $(LAKE)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache test-artifacts

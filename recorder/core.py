@@ -1,0 +1,127 @@
+"""``Recorder``: configuration, the low-level recording API, flush and shutdown.
+
+Configuration follows one rule: explicit argument > environment variable >
+default, validated here with errors that name the parameter.
+
+========================  ============================================  ==========================
+argument                  environment                                   default
+========================  ============================================  ==========================
+``lake``                  ``INVLOG_LAKE``                               ``./data/lake``
+``spool_dir``             ``INVLOG_SPOOL``                              ``<lake>/_spool`` (local);
+                                                                        ``~/.cache/invocation-logs/
+                                                                        spool/<hash>`` (S3)
+``prices``                ``INVLOG_PRICES``                             none (genai-prices only)
+========================  ============================================  ==========================
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable
+from typing import Any
+
+from recorder.encode import Encoder
+from recorder.flusher import Flusher
+from recorder.invocation import Invocation
+from recorder.pricing import PriceBook
+from recorder.redact import Hook
+from recorder.validate import check_optional_text, check_trigger
+from schema import Lake, validate_tenant
+
+ENV_SPOOL = "INVLOG_SPOOL"
+
+
+def _positive(name: str, value: float, *, integer: bool = False) -> None:
+    if (integer and type(value) is not int) or not value > 0:
+        raise ValueError(f"{name}: expected a positive {'integer' if integer else 'number'}, got {value!r}")
+
+
+def default_spool_dir(lake: Lake) -> str:
+    env = os.environ.get(ENV_SPOOL)
+    if env:
+        return os.path.abspath(env)
+    if lake.is_local:
+        return os.path.join(lake.root, "_spool")  # '_' folders are invisible to Hive-style readers
+    digest = hashlib.sha256(lake.url.encode()).hexdigest()[:16]
+    return os.path.join(os.path.expanduser("~/.cache/invocation-logs/spool"), digest)
+
+
+class Recorder:
+    """Records invocations into a Parquet lake (a local folder or ``s3://bucket/prefix``)."""
+
+    def __init__(self, lake: str | os.PathLike[str] | None = None, *,
+                 storage_options: dict[str, Any] | None = None,
+                 spool_dir: str | os.PathLike[str] | None = None,
+                 prices: str | os.PathLike[str] | None = None,
+                 redact: Hook | None = None,
+                 max_queue: int = 10_000, batch_size: int = 512,
+                 spool_interval: float = 0.1, publish_interval: float = 10.0,
+                 max_segment_bytes: int = 64 << 20, max_field_bytes: int = 1 << 20,
+                 max_attachment_bytes: int = 100 << 20, fsync: bool = True, flush_timeout: float = 30.0):
+        for name, val, integer in (("max_queue", max_queue, True), ("batch_size", batch_size, True),
+                                   ("spool_interval", spool_interval, False),
+                                   ("publish_interval", publish_interval, False),
+                                   ("max_segment_bytes", max_segment_bytes, True),
+                                   ("max_attachment_bytes", max_attachment_bytes, True),
+                                   ("flush_timeout", flush_timeout, False)):
+            _positive(name, val, integer=integer)
+        if redact is not None and not callable(redact):
+            raise ValueError("redact: expected a callable (field, value) -> value")
+        self.lake = Lake(lake, storage_options)
+        self.spool_dir = os.path.abspath(os.fspath(spool_dir)) if spool_dir else default_spool_dir(self.lake)
+        self._prices = PriceBook(prices)
+        self._flusher = Flusher(
+            self.lake, self.spool_dir, Encoder(max_field_bytes=max_field_bytes, hook=redact),
+            max_queue=max_queue, batch_size=batch_size, spool_interval=spool_interval,
+            publish_interval=publish_interval, max_segment_bytes=max_segment_bytes,
+            max_attachment_bytes=max_attachment_bytes, fsync=fsync, flush_timeout=flush_timeout,
+        )
+        self._flusher._start()  # replays what an earlier process left in the spool
+        self._submit: Callable[[Any], None] = self._flusher.submit
+
+    def invocation(self, *, tenant: str, agent: str, provider: str, model: str, trigger: str = "user",
+                   user_id: str | None = None, task_id: str | None = None, session_id: str | None = None,
+                   prompt_name: str | None = None, prompt_version: str | None = None,
+                   system_prompt: str | None = None, user_message: str | None = None,
+                   variables: dict[str, Any] | None = None, system_variables: dict[str, Any] | None = None,
+                   memory_context: list[Any] | None = None, files: list[Any] | None = None,
+                   clock: Any = None) -> Invocation:
+        """Record one invocation; use as a context manager. Raises ``ValueError`` for bad input."""
+        validate_tenant(tenant)
+        check_trigger(trigger)
+        for name, value in (("agent", agent), ("provider", provider), ("model", model)):
+            if type(value) is not str or not value:
+                raise ValueError(f"{name}: expected a non-empty string, got {value!r}")
+        check_optional_text("user_id", user_id)
+        check_optional_text("task_id", task_id)
+        check_optional_text("session_id", session_id)
+        return Invocation(self, tenant, agent, provider, model, trigger, user_id, task_id, session_id,
+                          prompt_name, prompt_version, system_prompt, user_message, variables,
+                          system_variables, memory_context, files, clock)
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Block until everything recorded before the call is in the lake.
+
+        Returns ``False`` (never raises) if that did not happen within ``timeout``
+        seconds (default ``flush_timeout``) or if records were dropped since the
+        last successful flush; what is spooled is published later.
+        """
+        return self._flusher.flush(timeout)
+
+    def shutdown(self, timeout: float | None = None) -> bool:
+        """Publish what is pending and stop; idempotent, also run at interpreter exit."""
+        return self._flusher.shutdown(timeout)
+
+    def stats(self) -> dict[str, int]:
+        """Counters: enqueued, written, dropped, retries, errors, spool backlog, in flight."""
+        return self._flusher.stats()
+
+    def _internal_error(self) -> None:
+        self._flusher.counters["internal_errors"] += 1
+
+    def __enter__(self) -> Recorder:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.shutdown()

@@ -1,0 +1,333 @@
+"""The background flusher: bounded queue -> durable spool -> Parquet part files.
+
+The agent's thread only appends a tuple to a deque (under a lock, well under a
+microsecond). One daemon thread per recorder wakes when ``batch_size`` items are
+queued or every ``spool_interval`` seconds, encodes the batch, appends it to the
+spool with one write and one fsync (group commit), and every ``publish_interval``
+seconds (or on ``flush``/``shutdown``, or when a segment is full) publishes the
+sealed spool segments as part files and deletes them. On start it replays the
+orphan segments that a dead process left. Nothing here raises into the agent:
+storage down, disk full or a bug are logged (rate-limited) and counted, the spool
+holds the backlog, and publication is retried with exponential backoff.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import threading
+import time
+import weakref
+from collections import deque
+from typing import Any
+
+import pyarrow as pa
+
+from recorder import parts
+from recorder.attachments import mirror
+from recorder.encode import Encoder
+from recorder.spool import Segment, encode_frame, orphans
+from schema import INVOCATIONS, Lake, new_part_id
+
+log = logging.getLogger("invocation_logs")
+_ATTACH = INVOCATIONS.get_field_index("attachments")
+_live: weakref.WeakSet[Flusher] = weakref.WeakSet()
+
+COUNTERS = (
+    "enqueued", "dropped_queue_full", "dropped_spool", "dropped_encode", "written_invocations",
+    "written_rounds", "parts_written", "publish_errors", "spool_errors", "retries", "replayed_segments",
+    "replayed_invocations", "spool_lost_bytes", "spool_bad_frames", "attachments_mirrored",
+    "attachment_errors", "internal_errors",
+)
+
+
+class Flusher:
+    """Owns the queue, the worker thread, the spool segments and publication."""
+
+    def __init__(self, lake: Lake, spool_dir: str, encoder: Encoder, *, max_queue: int, batch_size: int,
+                 spool_interval: float, publish_interval: float, max_segment_bytes: int,
+                 max_attachment_bytes: int, fsync: bool, flush_timeout: float):
+        self.lake, self.spool_dir, self.encoder = lake, spool_dir, encoder
+        self.max_queue, self.batch_size = max_queue, batch_size
+        self.spool_interval, self.publish_interval = spool_interval, publish_interval
+        self.max_segment_bytes, self.max_attachment_bytes = max_segment_bytes, max_attachment_bytes
+        self.fsync, self.flush_timeout = fsync, flush_timeout
+        os.makedirs(spool_dir, exist_ok=True)
+        self._init_state(replay=True)
+        _live.add(self)
+
+    def _init_state(self, *, replay: bool) -> None:
+        self._lock = threading.Lock()
+        self._cond = threading.Condition()
+        self._wake = threading.Event()
+        self._queue: deque[Any] = deque()
+        self._accepted = 0  # items accepted onto the queue by this process
+        self._done = 0  # of those, published to the lake or dropped
+        self._drops_unacked = 0
+        self._thread: threading.Thread | None = None
+        self._stopping = False
+        self._stopped = False
+        self._flush_requests = 0
+        self._current: Segment | None = None
+        self._segment_opened = 0.0
+        self._backlog: list[Segment] = []
+        self._unspooled: list[tuple[pa.Table, pa.Table, int]] = []
+        self._retry_at = 0.0
+        self._backoff = 0.25
+        self._replayed = not replay
+        self._last_log: dict[str, float] = {}
+        self.counters = dict.fromkeys(COUNTERS, 0)
+
+    # ---- the agent's side -------------------------------------------------
+    def submit(self, item: Any) -> None:
+        """Queue one invocation; drops (counted) when the queue is full. Never raises."""
+        if self._thread is None:
+            self._start()
+        with self._lock:
+            if len(self._queue) >= self.max_queue or self._stopped:
+                self.counters["dropped_queue_full"] += 1
+                self._drops_unacked += 1
+                full = True
+            else:
+                self._queue.append(item)
+                self._accepted += 1
+                self.counters["enqueued"] += 1
+                full = len(self._queue) >= self.batch_size
+        if full:
+            self._wake.set()
+            if self.counters["dropped_queue_full"] and not self._stopped:
+                self._log("queue", "recording queue full (%d); dropping invocations", self.max_queue)
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Block until everything queued before the call is in the lake; False on timeout or drops."""
+        if self._stopped:
+            return self._idle()
+        if self._thread is None:
+            self._start()
+        with self._lock:
+            target = self._accepted
+        deadline = time.monotonic() + (self.flush_timeout if timeout is None else timeout)
+        with self._cond:
+            self._flush_requests += 1
+            self._wake.set()
+            try:
+                while not (self._replayed and self._done >= target and not self._backlog
+                           and not self._unspooled):
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0 or not self._thread.is_alive():
+                        return False
+                    self._cond.wait(min(remaining, 0.1))
+            finally:
+                self._flush_requests -= 1
+        with self._lock:
+            ok, self._drops_unacked = self._drops_unacked == 0, 0
+        return ok
+
+    def shutdown(self, timeout: float | None = None) -> bool:
+        """Publish what is queued and stop the worker; idempotent. Leftovers stay spooled."""
+        if self._stopped:
+            return self._idle()
+        self._stopping = True
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(self.flush_timeout if timeout is None else timeout)
+        self._stopped = True
+        return self._idle()
+
+    def _idle(self) -> bool:
+        return not self._queue and not self._backlog and not self._unspooled and self._current is None
+
+    def stats(self) -> dict[str, int]:
+        with self._lock:
+            out = dict(self.counters)
+            out["queue_depth"] = len(self._queue)
+        segs = self._backlog + ([self._current] if self._current else [])
+        out["spool_backlog_segments"] = len(segs)
+        out["spool_backlog_bytes"] = sum(s.size for s in segs)
+        out["in_flight"] = self._accepted - self._done
+        out["truncated_fields"] = self.encoder.truncated_fields
+        return out
+
+    # ---- the worker -------------------------------------------------------
+    def _start(self) -> None:
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="invocation-logs-flusher", daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._replay_orphans()
+        except Exception:
+            self.counters["internal_errors"] += 1
+            log.exception("invocation logs: replaying the spool failed")
+        self._replayed = True
+        while True:
+            self._wake.wait(self.spool_interval)
+            self._wake.clear()
+            stopping = self._stopping
+            try:
+                self._cycle(force=stopping or self._flush_requests > 0)
+            except Exception:  # a bug here must not kill the worker
+                self.counters["internal_errors"] += 1
+                self._log("bug", "invocation logs: flusher cycle failed", exc=True)
+            with self._cond:
+                self._cond.notify_all()
+            if stopping and not self._queue:
+                break
+
+    def _cycle(self, *, force: bool) -> None:
+        with self._lock:
+            items = list(self._queue)
+            self._queue.clear()
+        retry, self._unspooled = self._unspooled, []
+        for inv, rnd, n in retry:
+            self._spool(inv, rnd, n)
+        if items:
+            encoded = self._encode(items)
+            if encoded is not None:
+                self._spool(*encoded, len(items))
+        cur = self._current
+        if cur is not None and (force or cur.size >= self.max_segment_bytes
+                                or time.monotonic() - self._segment_opened >= self.publish_interval):
+            self._seal()
+        if self._backlog and (force or time.monotonic() >= self._retry_at):
+            self._publish_backlog()
+
+    def _encode(self, items: list[Any]) -> tuple[pa.Table, pa.Table] | None:
+        try:
+            inv_rows, round_rows = [], []
+            for row, rounds, files, tenant in items:
+                if files:
+                    metas = [mirror(self.lake, tenant, f, self.max_attachment_bytes) for f in files]
+                    for m in metas:
+                        if m["error"]:
+                            self.counters["attachment_errors"] += 1
+                            self._log("attach", "invocation logs: mirroring %s failed: %s", m["filename"], m["error"])
+                        elif m["uri"]:
+                            self.counters["attachments_mirrored"] += 1
+                    row = (*row[:_ATTACH], metas, *row[_ATTACH + 1:])
+                inv_rows.append(row)
+                round_rows.extend(rounds)
+            return self.encoder.table("invocations", inv_rows), self.encoder.table("rounds", round_rows)
+        except Exception:
+            self.counters["internal_errors"] += 1
+            self._drop(len(items), "dropped_encode")
+            self._log("encode", "invocation logs: encoding a batch failed; %d invocations dropped", len(items),
+                      exc=True)
+            return None
+
+    def _spool(self, inv: pa.Table, rnd: pa.Table, n: int) -> None:
+        try:
+            frame = encode_frame(inv, rnd)
+            if self._current is None:
+                self._current = Segment.create(self.spool_dir)
+                self._segment_opened = time.monotonic()
+            self._current.append(frame, fsync=self.fsync)
+            self._current.items += n
+            return
+        except OSError as exc:
+            self.counters["spool_errors"] += 1
+            self._log("spool", "invocation logs: spool write failed (%s); writing to the lake directly", exc)
+            self._seal()
+        try:  # the spool is unusable (disk full?): publish straight from memory
+            written = parts.publish(self.lake, new_part_id(), [inv], [rnd])
+            self._count_written(written)
+            self._mark_done(n)
+        except Exception as exc:
+            self.counters["publish_errors"] += 1
+            self._log("direct", "invocation logs: lake write failed too (%s); keeping the batch in memory", exc)
+            held = sum(k for _, _, k in self._unspooled)
+            if held + n > self.max_queue:
+                self._drop(n, "dropped_spool")
+                self._log("drop", "invocation logs: %d invocations dropped (spool and lake unavailable)", n)
+            else:
+                self._unspooled.append((inv, rnd, n))
+
+    def _seal(self) -> None:
+        cur, self._current = self._current, None
+        if cur is None:
+            return
+        if cur.size == 0:
+            cur.remove()
+        else:
+            self._backlog.append(cur)
+
+    def _publish_backlog(self) -> None:
+        while self._backlog:
+            seg = self._backlog[0]
+            try:
+                data = seg.read()
+                written = parts.publish(self.lake, seg.id, data.invocations, data.rounds)
+                seg.remove()
+            except Exception as exc:
+                self.counters["publish_errors"] += 1
+                self.counters["retries"] += 1
+                self._retry_at = time.monotonic() + self._backoff
+                self._backoff = min(self._backoff * 2, 30.0)
+                self._log("publish", "invocation logs: publishing to the lake failed (%s: %s); %d segments "
+                          "spooled, retrying", type(exc).__name__, exc, len(self._backlog))
+                return
+            self._backoff = 0.25
+            self._backlog.pop(0)
+            self._count_written(written)
+            self.counters["spool_lost_bytes"] += data.lost_bytes
+            self.counters["spool_bad_frames"] += data.bad_frames
+            if seg.items == 0:  # an orphan replayed from a dead process
+                self.counters["replayed_segments"] += 1
+                self.counters["replayed_invocations"] += sum(t.num_rows for t in data.invocations)
+            self._mark_done(seg.items)
+
+    def _replay_orphans(self) -> None:
+        for path in orphans(self.spool_dir):
+            seg = Segment.claim(path)
+            if seg is not None:
+                self._backlog.append(seg)
+        if self._backlog:
+            self._publish_backlog()
+
+    # ---- bookkeeping ------------------------------------------------------
+    def _count_written(self, written: tuple[int, int, int]) -> None:
+        self.counters["written_invocations"] += written[0]
+        self.counters["written_rounds"] += written[1]
+        self.counters["parts_written"] += written[2]
+
+    def _mark_done(self, n: int) -> None:
+        with self._lock:
+            self._done += n
+
+    def _drop(self, n: int, counter: str) -> None:
+        with self._lock:
+            self.counters[counter] += n
+            self._done += n
+            self._drops_unacked += n
+
+    def _log(self, key: str, msg: str, *args: Any, exc: bool = False) -> None:
+        now = time.monotonic()
+        if now - self._last_log.get(key, -1e9) >= 10.0:
+            self._last_log[key] = now
+            log.warning(msg, *args, exc_info=exc)
+
+    def _after_fork(self) -> None:
+        # The parent's segments stay locked by the parent's descriptors; closing ours keeps its lock.
+        for seg in self._backlog + ([self._current] if self._current else []):
+            seg.close()
+        self._init_state(replay=False)
+
+
+def _after_fork_in_child() -> None:
+    for f in list(_live):
+        f._after_fork()
+
+
+def _shutdown_all() -> None:
+    for f in list(_live):
+        try:
+            f.shutdown(timeout=10.0)
+        except Exception:  # pragma: no cover - never fail interpreter exit
+            log.exception("invocation logs: shutdown at exit failed")
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+atexit.register(_shutdown_all)

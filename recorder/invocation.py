@@ -1,0 +1,344 @@
+"""The hot path: ``Invocation`` and ``Round`` context managers.
+
+They validate, take timestamps, price each round from a cached price and, when
+the invocation block ends, hand one tuple per row to the flusher. No JSON, no
+uuid4, no I/O and no Arrow here: a recorded invocation of three rounds costs a
+few microseconds of the agent's time. Exceptions are recorded (Failed, or
+Timeout for ``TimeoutError``) and re-raised; recording itself never raises once
+the block has started. Message lists are copied shallowly, so an agent may keep
+appending to its own list after a round.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import itertools
+import os
+import time
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from recorder.validate import check_cost, check_status, check_usage
+from schema import COST_SCALE, SCHEMA_VERSION
+
+if TYPE_CHECKING:
+    from recorder.attachments import LLMFile
+    from recorder.core import Recorder
+
+_current: contextvars.ContextVar[Invocation | None] = contextvars.ContextVar("invlog_invocation", default=None)
+_US_PER_DAY = 86_400_000_000
+_ids = itertools.count()
+_prefix = os.urandom(5).hex()
+
+
+def _reset_ids() -> None:
+    global _ids, _prefix
+    _ids, _prefix = itertools.count(), os.urandom(5).hex()
+
+
+os.register_at_fork(after_in_child=_reset_ids)
+
+
+def current_invocation() -> Invocation | None:
+    """The invocation whose block encloses this code (follows threads' and tasks' contexts)."""
+    return _current.get()
+
+
+def picos_to_usd(picos: int | None) -> Decimal | None:
+    return None if picos is None else Decimal(picos).scaleb(-COST_SCALE)
+
+
+def _status_of(exc: BaseException | None) -> str:
+    if exc is None:
+        return "Success"
+    return "Timeout" if isinstance(exc, TimeoutError) else "Failed"
+
+
+class Round:
+    """One LLM call inside an invocation; use as ``with inv.round(...) as r``."""
+
+    __slots__ = (
+        "_cost",
+        "_inv",
+        "_price_source",
+        "_t0",
+        "_t_end",
+        "_unpriced",
+        "_wall0",
+        "error_message",
+        "error_type",
+        "index",
+        "messages",
+        "model",
+        "raw_usage",
+        "request_params",
+        "status",
+        "stop_reason",
+        "text",
+        "tool_calls",
+        "ttft_ms",
+        "usage",
+    )
+
+    def __init__(self, inv: Invocation, index: int, messages: list[Any] | None,
+                 request_params: dict[str, Any] | None, model: str | None):
+        self._inv, self.index = inv, index
+        self.messages = list(messages) if messages is not None else None
+        self.request_params = dict(request_params) if request_params is not None else None
+        self.model = model or inv.model
+        self.text: str | None = None
+        self.tool_calls: list[dict[str, Any]] | None = None
+        self.stop_reason: str | None = None
+        self.usage = (0, 0, 0, 0, 0)
+        self.raw_usage: Any = None
+        self.ttft_ms: float | None = None
+        self._cost: int | None = 0
+        self._price_source: str | None = None
+        self._unpriced = False
+        self._t_end: int | None = None
+        self.status: str | None = None
+        self.error_type: str | None = None
+        self.error_message: str | None = None
+
+    def __enter__(self) -> Round:
+        inv = self._inv
+        self._t0 = inv._mono()
+        # Wall time derived from the invocation's start and a monotonic offset: a wall-clock
+        # jump mid-run cannot reorder rounds or produce negative durations.
+        self._wall0 = inv._wall0 + (self._t0 - inv._t0) // 1000
+        return self
+
+    def first_token(self) -> None:
+        """Mark the first streamed token now (time to first token)."""
+        if self.ttft_ms is None:
+            self.ttft_ms = (self._inv._mono() - self._t0) / 1e6
+
+    def set_response(self, text: str | None = None, *, tool_calls: list[dict[str, Any]] | None = None,
+                     stop_reason: str | None = None, usage: dict[str, int] | None = None,
+                     raw_usage: Any = None, ttft_ms: float | None = None, model: str | None = None,
+                     cost_usd: Any = None) -> None:
+        """The model's answer. ``usage`` follows the design's token convention.
+
+        Ends the round's latency clock (tool execution afterwards is not the LLM's
+        latency). ``cost_usd`` overrides the price table (a provider-reported cost).
+        """
+        self._t_end = self._inv._mono()
+        self.usage = u = check_usage(usage)
+        if model is not None:
+            self.model = model
+        if text is not None and type(text) is not str:
+            raise ValueError(f"text: expected a string, got {type(text).__name__}")
+        self.text, self.stop_reason = text, stop_reason
+        self.tool_calls = [dict(c) for c in tool_calls] if tool_calls else None
+        self.raw_usage = raw_usage if raw_usage is not None else usage
+        if ttft_ms is not None:
+            self.ttft_ms = float(ttft_ms)
+        if cost_usd is not None:
+            self._cost, self._unpriced, self._price_source = check_cost(cost_usd), False, "caller"
+            return
+        inv = self._inv
+        price = inv._rec._prices.lookup(inv.tenant, inv.provider, self.model, self._wall0 // _US_PER_DAY)
+        if price is None:
+            self._cost, self._unpriced, self._price_source = None, True, None
+        else:
+            self._cost = price.cost_picos(u[0], u[1], u[2], u[3])
+            self._unpriced, self._price_source = False, price.source
+
+    def set_tool_result(self, call: int | str, result: Any = None, *, error: str | None = None) -> None:
+        """Attach the result your code returned for a tool call (by position or call id)."""
+        calls = self.tool_calls or []
+        if isinstance(call, int):
+            target = calls[call]
+        else:
+            target = next((c for c in calls if c.get("id") == call), None)
+            if target is None:
+                raise ValueError(f"call: no tool call with id {call!r} in this round")
+        target["result"] = result
+        if error is not None:
+            target["error"] = error
+
+    @property
+    def cost_usd(self) -> Decimal | None:
+        return picos_to_usd(self._cost)
+
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
+        try:
+            end = self._t_end if self._t_end is not None else self._inv._mono()
+            if self.status is None:
+                self.status = _status_of(exc)
+            if exc is not None and self.error_type is None:
+                self.error_type, self.error_message = type(exc).__name__, str(exc)[:4000]
+            lat_us = (end - self._t0) // 1000
+            inv = self._inv
+            u = self.usage
+            inv._add_round((
+                inv.invocation_id, self.index, inv.tenant, inv._day, inv.agent, inv.provider, self.model,
+                self.status, self.error_type, self.error_message, self._wall0, self._wall0 + lat_us,
+                lat_us / 1000, self.ttft_ms, self.stop_reason, u[0], u[1], u[2], u[3], u[4], self._cost,
+                self._unpriced, self._price_source, self.messages, self.text, self.tool_calls,
+                self.request_params, self.raw_usage, None, SCHEMA_VERSION,
+            ), self)
+        except Exception:  # recording never breaks the agent
+            self._inv._rec._internal_error()
+
+
+class Invocation:
+    """One ``agent.run()``: use as ``with rec.invocation(...) as inv``."""
+
+    __slots__ = (
+        "_clock",
+        "_closed",
+        "_cost",
+        "_day",
+        "_mono",
+        "_next_index",
+        "_rec",
+        "_rows",
+        "_t0",
+        "_token",
+        "_tokens",
+        "_ttft",
+        "_unpriced",
+        "_wall0",
+        "agent",
+        "error_message",
+        "error_type",
+        "files",
+        "invocation_id",
+        "memory_context",
+        "model",
+        "prompt_name",
+        "prompt_version",
+        "provider",
+        "response",
+        "session_id",
+        "status",
+        "system_prompt",
+        "system_variables",
+        "task_id",
+        "tenant",
+        "trigger",
+        "user_id",
+        "user_message",
+        "variables",
+    )
+
+    def __init__(self, rec: Recorder, tenant: str, agent: str, provider: str, model: str, trigger: str,
+                 user_id: str | None, task_id: str | None, session_id: str | None, prompt_name: str | None,
+                 prompt_version: str | None, system_prompt: str | None, user_message: str | None,
+                 variables: Any, system_variables: Any, memory_context: Any, files: list[LLMFile] | None,
+                 clock: Any = None):
+        self._rec = rec
+        self.tenant, self.agent, self.provider, self.model, self.trigger = tenant, agent, provider, model, trigger
+        self.user_id, self.task_id, self.session_id = user_id, task_id, session_id
+        self.prompt_name, self.prompt_version = prompt_name, prompt_version
+        self.system_prompt, self.user_message = system_prompt, user_message
+        self.variables, self.system_variables, self.memory_context = variables, system_variables, memory_context
+        self.files = list(files) if files else None
+        self.response: str | None = None
+        self.status: str | None = None
+        self.error_type: str | None = None
+        self.error_message: str | None = None
+        self._rows: list[tuple[Any, ...]] = []
+        self._next_index = 0
+        self._cost: int | None = 0
+        self._unpriced = False
+        self._tokens = [0, 0, 0, 0, 0]
+        self._ttft: float | None = None
+        self._closed = False
+        self._clock = clock
+        self._mono = clock.mono_ns if clock is not None else time.perf_counter_ns
+        self.invocation_id = ""
+
+    def __enter__(self) -> Invocation:
+        # An injectable clock (wall_us(), mono_ns()) lets demos and tests place runs in the past.
+        self._wall0 = self._clock.wall_us() if self._clock is not None else time.time_ns() // 1000
+        self._day = self._wall0 // _US_PER_DAY
+        self._t0 = self._mono()
+        self.invocation_id = f"{self._wall0:014x}{_prefix}{next(_ids) & 0xFFFFFF:06x}"
+        self._token = _current.set(self)
+        return self
+
+    def round(self, messages: list[Any] | None = None, *, request_params: dict[str, Any] | None = None,
+              model: str | None = None) -> Round:
+        """Start the next LLM call of this invocation."""
+        if self._closed:
+            raise ValueError("round: this invocation has already ended")
+        r = Round(self, self._next_index, messages, request_params, model)
+        self._next_index += 1
+        return r
+
+    def _add_round(self, row: tuple[Any, ...], r: Round) -> None:
+        if self._closed:
+            return  # a round that outlived its invocation is not recorded twice
+        self._rows.append(row)
+        t = self._tokens
+        u = r.usage
+        t[0] += u[0]
+        t[1] += u[1]
+        t[2] += u[2]
+        t[3] += u[3]
+        t[4] += u[4]
+        if r._cost is None:
+            self._unpriced = True
+        elif self._cost is not None:
+            self._cost += r._cost
+        if self._ttft is None and r.ttft_ms is not None:
+            self._ttft = (r._t0 - self._t0) / 1e6 + r.ttft_ms
+
+    def mark_timeout(self, message: str | None = None) -> None:
+        """Record this invocation as Timeout even if the block exits normally."""
+        self.status, self.error_type, self.error_message = "Timeout", "TimeoutError", message
+
+    def mark_failed(self, error_type: str, message: str | None = None) -> None:
+        self.status, self.error_type, self.error_message = "Failed", error_type, message
+
+    def set_status(self, status: str) -> None:
+        self.status = check_status(status)
+
+    @property
+    def cost_usd(self) -> Decimal | None:
+        """Exact cost so far (the recorded cost after the block); ``None`` if any round is unpriced."""
+        return None if self._unpriced else picos_to_usd(self._cost)
+
+    @property
+    def unpriced(self) -> bool:
+        return self._unpriced
+
+    @property
+    def usage(self) -> dict[str, int]:
+        t = self._tokens
+        return {"input_tokens": t[0], "output_tokens": t[1], "cache_read_tokens": t[2],
+                "cache_write_tokens": t[3], "reasoning_tokens": t[4]}
+
+    @property
+    def round_count(self) -> int:
+        return len(self._rows)
+
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
+        try:
+            _current.reset(self._token)
+        except ValueError:  # exited in another context (e.g. another task)
+            _current.set(None)
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            if self.status is None:
+                self.status = _status_of(exc)
+            if exc is not None and self.error_type is None:
+                self.error_type, self.error_message = type(exc).__name__, str(exc)[:4000]
+            lat_us = (self._mono() - self._t0) // 1000
+            t = self._tokens
+            cost = None if self._unpriced else self._cost
+            row = (
+                self.invocation_id, self.tenant, self._day, self.agent, self.provider, self.model, self.trigger,
+                self.status, self.error_type, self.error_message, self._wall0, self._wall0 + lat_us,
+                lat_us / 1000, self._ttft, t[0], t[1], t[2], t[3], t[4], cost, self._unpriced, len(self._rows),
+                self.user_id, self.task_id, self.session_id, self.prompt_name, self.prompt_version,
+                self.system_prompt, self.user_message, self.variables, self.system_variables, self.response,
+                None, self.memory_context, None, SCHEMA_VERSION,
+            )
+            self._rec._submit((row, self._rows, self.files, self.tenant))
+        except Exception:
+            self._rec._internal_error()

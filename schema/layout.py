@@ -1,0 +1,45 @@
+"""Where things live in the lake: tenant-id rule, partition paths, part-file ids.
+
+A tenant id becomes a folder name (``tenant=<id>``), so it is validated strictly
+before any path is built: lowercase ASCII letters and digits, ``_`` and ``-``,
+1 to 63 characters, starting with a letter or digit. That excludes traversal
+(``../x``), separators (``a/b``), Hive syntax (``a=b``), escapes (``%2F``), NUL,
+look-alike Unicode and empty ids by construction. Part ids are time-ordered
+(microsecond timestamp first) with random bits, unique across processes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import time
+
+TENANT_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
+_valid_tenants: set[str] = set()
+
+
+def validate_tenant(tenant: object) -> str:
+    """Return ``tenant`` if it is a valid tenant id, else raise ``ValueError``."""
+    if tenant in _valid_tenants:  # the hot path: a set lookup
+        return tenant  # type: ignore[return-value]
+    if not isinstance(tenant, str) or TENANT_RE.fullmatch(tenant) is None:
+        shown = repr(tenant)[:80]
+        raise ValueError(
+            f"tenant: invalid tenant id {shown}; expected 1-63 characters of "
+            "a-z, 0-9, '_' or '-', starting with a letter or digit"
+        )
+    if len(_valid_tenants) < 100_000:
+        _valid_tenants.add(tenant)
+    return tenant
+
+
+def partition_path(table: str, tenant: str, date: dt.date) -> str:
+    """Relative folder of one partition, e.g. ``rounds/tenant=acme/date=2026-11-27``."""
+    validate_tenant(tenant)
+    return f"{table}/tenant={tenant}/date={date.isoformat()}"
+
+
+def new_part_id() -> str:
+    """A unique, time-ordered id: 14 hex digits of UTC microseconds + 16 random hex digits."""
+    return f"{time.time_ns() // 1000:014x}{os.urandom(8).hex()}"

@@ -1,0 +1,118 @@
+"""Storage of the lake behind one small interface, local folder or S3.
+
+``Lake`` wraps an fsspec filesystem and a root. Writes are atomic in the sense
+readers care about: locally a file is written under a hidden temporary name
+(``.name.tmp-*``, which Hive-style readers skip), fsynced and renamed; on S3 the
+whole object is sent in one PUT from memory, so nothing partial is ever published
+(s3fs would publish a partial object if an exception escaped ``fs.open(...,"wb")``).
+The lake URL comes from the explicit argument, else ``INVLOG_LAKE``, else
+``./data/lake``.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import fsspec
+
+DEFAULT_LAKE = "./data/lake"
+ENV_LAKE = "INVLOG_LAKE"
+
+
+def resolve_lake_url(lake: str | os.PathLike[str] | None = None) -> str:
+    """Explicit argument > ``INVLOG_LAKE`` > ``./data/lake``; local paths made absolute."""
+    url = os.fspath(lake) if lake is not None else os.environ.get(ENV_LAKE) or DEFAULT_LAKE
+    if not url:
+        raise ValueError("lake: empty lake location")
+    if "://" in url:
+        if not url.startswith(("s3://", "file://", "memory://")):
+            raise ValueError(f"lake: unsupported scheme in {url!r}; use a local path or s3://bucket/prefix")
+        if url.startswith("file://"):
+            url = url[len("file://") :]
+        else:
+            return url.rstrip("/")
+    return os.path.abspath(os.path.expanduser(url))
+
+
+class Lake:
+    """A lake root on a filesystem: ``put`` atomically, ``exists``, ``find``, ``read``."""
+
+    def __init__(self, lake: str | os.PathLike[str] | None = None, storage_options: dict[str, Any] | None = None):
+        self.url = resolve_lake_url(lake)
+        self.is_local = "://" not in self.url
+        if self.is_local:
+            self.fs = fsspec.filesystem("file")
+            self.root = self.url
+        else:
+            protocol, _, path = self.url.partition("://")
+            if protocol == "s3":
+                try:
+                    import s3fs  # noqa: F401
+                except ImportError as exc:  # pragma: no cover - s3fs is a pinned requirement
+                    raise ImportError("lake: s3:// lakes need s3fs (pip install s3fs)") from exc
+                opts = {"use_listings_cache": False, "skip_instance_cache": True}
+                opts.update(storage_options or {})
+            else:
+                opts = dict(storage_options or {})
+            self.fs = fsspec.filesystem(protocol, **opts)
+            self.root = path
+
+    def path(self, rel: str) -> str:
+        return f"{self.root}/{rel}" if rel else self.root
+
+    def uri(self, rel: str) -> str:
+        """A URI for a user to read (``s3://...`` on S3, an absolute path locally)."""
+        return self.path(rel) if self.is_local else f"{self.url}/{rel}"
+
+    def put(self, rel: str, data: bytes) -> None:
+        """Publish ``data`` at ``rel`` so that no reader ever sees a partial file."""
+        full = self.path(rel)
+        if self.is_local:
+            folder, name = os.path.split(full)
+            os.makedirs(folder, exist_ok=True)
+            tmp = os.path.join(folder, f".{name}.tmp-{os.getpid()}-{os.urandom(4).hex()}")
+            try:
+                with open(tmp, "wb") as f:
+                    f.write(data)
+                    f.flush()
+                    os.fsync(f.fileno())
+                os.replace(tmp, full)
+            except BaseException:
+                try:
+                    os.unlink(tmp)
+                except OSError:
+                    pass
+                raise
+            _fsync_dir(folder)
+        else:
+            self.fs.pipe_file(full, data)
+
+    def exists(self, rel: str) -> bool:
+        return bool(self.fs.exists(self.path(rel)))
+
+    def read(self, rel: str) -> bytes:
+        return bytes(self.fs.cat_file(self.path(rel)))
+
+    def find(self, rel: str) -> list[str]:
+        """Every file under ``rel``, as paths relative to the root (empty if none)."""
+        base = self.path(rel)
+        try:
+            found = self.fs.find(base)
+        except FileNotFoundError:
+            return []
+        prefix = self.root.rstrip("/") + "/"
+        return sorted(p[len(prefix) :] if p.startswith(prefix) else p for p in found)
+
+
+def _fsync_dir(folder: str) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

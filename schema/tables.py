@@ -1,0 +1,116 @@
+"""Arrow schemas of the two lake tables, ``invocations`` and ``rounds``.
+
+This is the single schema definition: the recorder builds its Arrow batches from
+these field lists (in this order), the warehouse builds its views from them, and
+``tests/test_schema.py`` pins every name and type. ``tenant`` and ``date`` are
+Hive partition keys: they are part of the in-memory schema (and the spool) but are
+stripped from Parquet part files (see :func:`file_schema`), as Hive and Spark expect.
+Costs are exact decimals (``decimal(18, 12)``: picodollar resolution, up to one
+million dollars per row); timestamps are UTC microseconds; JSON-shaped fields are
+JSON text so that any engine can read them.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+SCHEMA_VERSION = 1
+
+TRIGGERS = frozenset({"user", "system", "task"})
+STATUSES = frozenset({"Success", "Failed", "Timeout"})
+
+COST_SCALE = 12  # decimal places kept: costs are held as integer picodollars in memory
+COST_TYPE = pa.decimal128(18, COST_SCALE)
+TS = pa.timestamp("us", tz="UTC")
+PARTITION_KEYS = ("tenant", "date")
+
+_s, _i, _f, _b = pa.string(), pa.int64(), pa.float64(), pa.bool_()
+
+INVOCATIONS = pa.schema(
+    [
+        ("invocation_id", _s),
+        ("tenant", _s),
+        ("date", pa.date32()),
+        ("agent", _s),
+        ("provider", _s),
+        ("model", _s),
+        ("trigger", _s),
+        ("status", _s),
+        ("error_type", _s),
+        ("error_message", _s),
+        ("started_at", TS),
+        ("ended_at", TS),
+        ("latency_ms", _f),
+        ("ttft_ms", _f),
+        ("input_tokens", _i),
+        ("output_tokens", _i),
+        ("cache_read_tokens", _i),
+        ("cache_write_tokens", _i),
+        ("reasoning_tokens", _i),
+        ("cost_usd", COST_TYPE),
+        ("unpriced", _b),
+        ("round_count", pa.int32()),
+        ("user_id", _s),
+        ("task_id", _s),
+        ("session_id", _s),
+        ("prompt_name", _s),
+        ("prompt_version", _s),
+        ("system_prompt", _s),
+        ("user_message", _s),
+        ("variables", _s),
+        ("system_variables", _s),
+        ("response", _s),
+        ("attachments", _s),
+        ("memory_context", _s),
+        ("truncated", _s),
+        ("schema_version", pa.int16()),
+    ]
+)
+
+ROUNDS = pa.schema(
+    [
+        ("invocation_id", _s),
+        ("round_index", pa.int32()),
+        ("tenant", _s),
+        ("date", pa.date32()),
+        ("agent", _s),
+        ("provider", _s),
+        ("model", _s),
+        ("status", _s),
+        ("error_type", _s),
+        ("error_message", _s),
+        ("started_at", TS),
+        ("ended_at", TS),
+        ("latency_ms", _f),
+        ("ttft_ms", _f),
+        ("stop_reason", _s),
+        ("input_tokens", _i),
+        ("output_tokens", _i),
+        ("cache_read_tokens", _i),
+        ("cache_write_tokens", _i),
+        ("reasoning_tokens", _i),
+        ("cost_usd", COST_TYPE),
+        ("unpriced", _b),
+        ("price_source", _s),
+        ("messages", _s),
+        ("response", _s),
+        ("tool_calls", _s),
+        ("request_params", _s),
+        ("raw_usage", _s),
+        ("truncated", _s),
+        ("schema_version", pa.int16()),
+    ]
+)
+
+TABLES = {"invocations": INVOCATIONS, "rounds": ROUNDS}
+
+# Columns holding JSON text (documented in docs/schema.md).
+JSON_COLUMNS = {
+    "invocations": ("variables", "system_variables", "attachments", "memory_context", "truncated"),
+    "rounds": ("messages", "tool_calls", "request_params", "raw_usage", "truncated"),
+}
+
+
+def file_schema(schema: pa.Schema) -> pa.Schema:
+    """The schema of a Parquet part file: the table schema without partition keys."""
+    return pa.schema([f for f in schema if f.name not in PARTITION_KEYS])
