@@ -94,8 +94,19 @@ class Segment:
     def create(cls, folder: str) -> Segment:
         seg_id = new_part_id()
         path = os.path.join(folder, seg_id + SUFFIX)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_CLOEXEC, 0o600)
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        # Lock under a private name, then rename: another process's replay never sees it unlocked.
+        tmp = path + ".new"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            os.rename(tmp, path)
+        except BaseException:
+            os.close(fd)
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
         return cls(path, fd, seg_id)
 
     @classmethod
