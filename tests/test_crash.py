@@ -47,7 +47,7 @@ def test_sigkill_at_random_moments_loses_nothing_acknowledged(tmp_path):
         proc = subprocess.Popen([sys.executable, "-m", "tests.crashee", lake, spool], cwd=ROOT,
                                 stdout=subprocess.PIPE, text=True)
         lines: list[str] = []
-        reader = threading.Thread(target=lambda p=proc: lines.extend(p.stdout), daemon=True)
+        reader = threading.Thread(target=lambda p=proc, out=lines: out.extend(p.stdout), daemon=True)
         reader.start()
         time.sleep(rng.uniform(0.8, 2.0))
         proc.send_signal(signal.SIGKILL)
@@ -95,7 +95,7 @@ def test_crash_between_publishing_and_retiring_the_segment_does_not_duplicate(tm
 def test_orphan_is_replayed_but_a_live_writers_segment_is_not(tmp_path):
     lake, spool = str(tmp_path / "lake"), str(tmp_path / "spool")
     live, _, _ = _segment_with_batch(spool, 3)  # still locked: its writer is alive
-    dead, inv_t, _ = _segment_with_batch(spool, 4)
+    dead, _, _ = _segment_with_batch(spool, 4)
     dead.close()
     rec = Recorder(lake=lake, spool_dir=spool)
     assert rec.flush(timeout=30)

@@ -114,7 +114,10 @@ def test_canary_secrets_never_reach_spool_or_lake(make_recorder, tmp_path):
                                      os.listdir(rec.spool_dir) if n.endswith(".spool")):
         threading.Event().wait(0.05)
         deadline += 1
-    spooled = b"".join(open(os.path.join(rec.spool_dir, n), "rb").read() for n in os.listdir(rec.spool_dir))
+    spooled = b""
+    for n in os.listdir(rec.spool_dir):
+        with open(os.path.join(rec.spool_dir, n), "rb") as f:
+            spooled += f.read()
     assert spooled and CANARY.encode() not in spooled and b"CANARY" not in spooled
     assert rec.flush()
     text = _all_text(rec)
