@@ -25,8 +25,8 @@ lint: $(BIN)/.installed
 	$(BIN)/ruff check .
 
 bench: $(BIN)/.installed
-	$(BIN)/python bench/record_overhead.py
-	$(BIN)/python bench/write_throughput.py
+	$(BIN)/python -m bench.record_overhead
+	$(BIN)/python -m bench.write_throughput
 
 demo: $(BIN)/.installed
 	$(BIN)/python -m recorder.demo --lake $(LAKE)

@@ -90,12 +90,15 @@ class Recorder:
         """Record one invocation; use as a context manager. Raises ``ValueError`` for bad input."""
         validate_tenant(tenant)
         check_trigger(trigger)
-        for name, value in (("agent", agent), ("provider", provider), ("model", model)):
-            if type(value) is not str or not value:
-                raise ValueError(f"{name}: expected a non-empty string, got {value!r}")
-        check_optional_text("user_id", user_id)
-        check_optional_text("task_id", task_id)
-        check_optional_text("session_id", session_id)
+        if not (type(agent) is str and agent and type(provider) is str and provider and type(model) is str
+                and model):
+            for name, value in (("agent", agent), ("provider", provider), ("model", model)):
+                if type(value) is not str or not value:
+                    raise ValueError(f"{name}: expected a non-empty string, got {value!r}")
+        if user_id is not None or task_id is not None or session_id is not None:
+            check_optional_text("user_id", user_id)
+            check_optional_text("task_id", task_id)
+            check_optional_text("session_id", session_id)
         return Invocation(self, tenant, agent, provider, model, trigger, user_id, task_id, session_id,
                           prompt_name, prompt_version, system_prompt, user_message, variables,
                           system_variables, memory_context, files, clock)

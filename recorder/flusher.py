@@ -84,20 +84,21 @@ class Flusher:
         """Queue one invocation; drops (counted) when the queue is full. Never raises."""
         if self._thread is None:
             self._start()
+        queue = self._queue
         with self._lock:
-            if len(self._queue) >= self.max_queue or self._stopped:
+            if len(queue) < self.max_queue and not self._stopped:
+                queue.append(item)
+                self._accepted += 1
+                if len(queue) < self.batch_size:
+                    return
+                dropped = False
+            else:
                 self.counters["dropped_queue_full"] += 1
                 self._drops_unacked += 1
-                full = True
-            else:
-                self._queue.append(item)
-                self._accepted += 1
-                self.counters["enqueued"] += 1
-                full = len(self._queue) >= self.batch_size
-        if full:
-            self._wake.set()
-            if self.counters["dropped_queue_full"] and not self._stopped:
-                self._log("queue", "recording queue full (%d); dropping invocations", self.max_queue)
+                dropped = True
+        self._wake.set()  # a full batch (or a full queue): wake the flusher now
+        if dropped and not self._stopped:
+            self._log("queue", "recording queue full (%d); dropping invocations", self.max_queue)
 
     def flush(self, timeout: float | None = None) -> bool:
         """Block until everything queued before the call is in the lake; False on timeout or drops."""
@@ -141,6 +142,7 @@ class Flusher:
     def stats(self) -> dict[str, int]:
         with self._lock:
             out = dict(self.counters)
+            out["enqueued"] = self._accepted
             out["queue_depth"] = len(self._queue)
         segs = self._backlog + ([self._current] if self._current else [])
         out["spool_backlog_segments"] = len(segs)

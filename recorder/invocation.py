@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 _current: contextvars.ContextVar[Invocation | None] = contextvars.ContextVar("invlog_invocation", default=None)
 _US_PER_DAY = 86_400_000_000
+_UNRESOLVED = object()
 _ids = itertools.count()
 _prefix = os.urandom(5).hex()
 
@@ -129,7 +130,7 @@ class Round:
         if text is not None and type(text) is not str:
             raise ValueError(f"text: expected a string, got {type(text).__name__}")
         self.text, self.stop_reason = text, stop_reason
-        self.tool_calls = [dict(c) for c in tool_calls] if tool_calls else None
+        self.tool_calls = list(tool_calls) if tool_calls else None
         self.raw_usage = raw_usage if raw_usage is not None else usage
         if ttft_ms is not None:
             self.ttft_ms = float(ttft_ms)
@@ -137,7 +138,13 @@ class Round:
             self._cost, self._unpriced, self._price_source = check_cost(cost_usd), False, "caller"
             return
         inv = self._inv
-        price = inv._rec._prices.lookup(inv.tenant, inv.provider, self.model, self._wall0 // _US_PER_DAY)
+        day = self._wall0 // _US_PER_DAY
+        if self.model is inv.model and day == inv._day:
+            price = inv._price  # resolved once per invocation
+            if price is _UNRESOLVED:
+                price = inv._price = inv._rec._prices.lookup(inv.tenant, inv.provider, inv.model, day)
+        else:
+            price = inv._rec._prices.lookup(inv.tenant, inv.provider, self.model, day)
         if price is None:
             self._cost, self._unpriced, self._price_source = None, True, None
         else:
@@ -148,11 +155,12 @@ class Round:
         """Attach the result your code returned for a tool call (by position or call id)."""
         calls = self.tool_calls or []
         if isinstance(call, int):
-            target = calls[call]
+            index = call
         else:
-            target = next((c for c in calls if c.get("id") == call), None)
-            if target is None:
+            index = next((i for i, c in enumerate(calls) if c.get("id") == call), -1)
+            if index < 0:
                 raise ValueError(f"call: no tool call with id {call!r} in this round")
+        target = calls[index] = dict(calls[index])  # copy on write: the caller's dict stays as it was
         target["result"] = result
         if error is not None:
             target["error"] = error
@@ -164,10 +172,13 @@ class Round:
     def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
         try:
             end = self._t_end if self._t_end is not None else self._inv._mono()
-            if self.status is None:
-                self.status = _status_of(exc)
-            if exc is not None and self.error_type is None:
-                self.error_type, self.error_message = type(exc).__name__, str(exc)[:4000]
+            if exc is not None:
+                if self.status is None:
+                    self.status = _status_of(exc)
+                if self.error_type is None:
+                    self.error_type, self.error_message = type(exc).__name__, str(exc)[:4000]
+            elif self.status is None:
+                self.status = "Success"
             lat_us = (end - self._t0) // 1000
             inv = self._inv
             u = self.usage
@@ -192,6 +203,7 @@ class Invocation:
         "_day",
         "_mono",
         "_next_index",
+        "_price",
         "_rec",
         "_rows",
         "_t0",
@@ -247,6 +259,7 @@ class Invocation:
         self._ttft: float | None = None
         self._closed = False
         self._clock = clock
+        self._price: Any = _UNRESOLVED
         self._mono = clock.mono_ns if clock is not None else time.perf_counter_ns
         self.invocation_id = ""
 

@@ -44,8 +44,8 @@ class Price:
     (the "cliff" model providers use for long context).
     """
 
-    rates: tuple[Decimal, Decimal, Decimal, Decimal]
-    tiers: tuple[tuple[int, tuple[Decimal, Decimal, Decimal, Decimal]], ...]
+    rates: tuple[Any, ...]  # ints when exact, else Decimals
+    tiers: tuple[tuple[int, tuple[Any, ...]], ...]
     source: str
     exact: bool  # every rate is a whole number of picodollars: integer arithmetic suffices
 
@@ -74,9 +74,11 @@ def _rates(input_mtok: Any, output_mtok: Any, cache_read_mtok: Any, cache_write_
 def _make_price(rates: tuple[Decimal, ...], tiers: list[tuple[int, tuple[Decimal, ...]]], source: str) -> Price:
     all_rates = list(rates) + [r for _, t in tiers for r in t]
     exact = all(r == r.to_integral_value() for r in all_rates)
-    if exact:
-        rates = tuple(Decimal(int(r)) for r in rates)
-    tiers_sorted = tuple(sorted(((t, tuple(r)) for t, r in tiers), key=lambda x: -x[0]))
+    def conv(rs: tuple[Decimal, ...]) -> tuple[Any, ...]:
+        return tuple(int(r) for r in rs) if exact else tuple(rs)  # plain ints: ~10x faster arithmetic
+
+    rates = conv(rates)
+    tiers_sorted = tuple(sorted(((t, conv(tuple(r))) for t, r in tiers), key=lambda x: -x[0]))
     return Price(rates=tuple(rates), tiers=tiers_sorted, source=source, exact=exact)  # type: ignore[arg-type]
 
 

@@ -28,11 +28,13 @@ MAGIC = b"ILF1"
 _HEAD = struct.Struct("<4sII")
 _U32 = struct.Struct("<I")
 SUFFIX = ".spool"
+# lz4 runs in C without the GIL and shrinks what is written and fsynced about 5x.
+_IPC_OPTIONS = pa.ipc.IpcWriteOptions(compression="lz4")
 
 
 def _ipc(table: pa.Table) -> bytes:
     sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, table.schema) as writer:
+    with pa.ipc.new_stream(sink, table.schema, options=_IPC_OPTIONS) as writer:
         writer.write_table(table)
     return sink.getvalue().to_pybytes()
 

@@ -49,6 +49,9 @@ def _token(name: str, value: object) -> int:
     return value
 
 
+_FIELDS = frozenset(TOKEN_FIELDS)
+
+
 def check_usage(usage: dict[str, Any] | None) -> tuple[int, int, int, int, int]:
     """Normalized usage as ``(input, output, cache_read, cache_write, reasoning)``.
 
@@ -57,17 +60,20 @@ def check_usage(usage: dict[str, Any] | None) -> tuple[int, int, int, int, int]:
     """
     if not usage:
         return (0, 0, 0, 0, 0)
-    if not isinstance(usage, dict):
+    if type(usage) is not dict:
         raise ValueError(f"usage: expected a dict of token counts, got {type(usage).__name__}")
-    for key in usage:
-        if key not in TOKEN_FIELDS:
-            raise ValueError(f"usage.{key}: unknown token field; expected {', '.join(TOKEN_FIELDS)}")
+    if not _FIELDS.issuperset(usage):
+        unknown = sorted(str(k) for k in usage if k not in _FIELDS)
+        raise ValueError(f"usage.{unknown[0]}: unknown token field; expected {', '.join(TOKEN_FIELDS)}")
     get = usage.get
-    i = _token("input_tokens", get("input_tokens", 0))
-    o = _token("output_tokens", get("output_tokens", 0))
-    cr = _token("cache_read_tokens", get("cache_read_tokens", 0))
-    cw = _token("cache_write_tokens", get("cache_write_tokens", 0))
-    r = _token("reasoning_tokens", get("reasoning_tokens", 0))
+    vals = (get("input_tokens", 0), get("output_tokens", 0), get("cache_read_tokens", 0),
+            get("cache_write_tokens", 0), get("reasoning_tokens", 0))
+    i, o, cr, cw, r = vals
+    # Fast path: five exact ints in range (bool is excluded by the type check).
+    if not (type(i) is int and type(o) is int and type(cr) is int and type(cw) is int and type(r) is int
+            and 0 <= i <= MAX_TOKENS and 0 <= o <= MAX_TOKENS and cr >= 0 and cw >= 0 and r >= 0):
+        for name, v in zip(TOKEN_FIELDS, vals, strict=True):
+            _token(name, v)
     if cr + cw > i:
         raise ValueError(
             f"usage.cache_read_tokens: cache read ({cr}) + cache write ({cw}) exceed input_tokens ({i}); "
@@ -77,7 +83,7 @@ def check_usage(usage: dict[str, Any] | None) -> tuple[int, int, int, int, int]:
         raise ValueError(
             f"usage.reasoning_tokens: {r} exceeds output_tokens ({o}); output_tokens must include reasoning"
         )
-    return (i, o, cr, cw, r)
+    return vals  # type: ignore[return-value]
 
 
 def check_cost(value: object) -> int:
