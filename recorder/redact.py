@@ -37,7 +37,9 @@ _PARAM_RE = re.compile(
     re.IGNORECASE,
 )
 _BEARER_RE = re.compile(r"\b((?:Bearer|Basic|Token)\s+)[A-Za-z0-9._~+/=-]{8,}", re.IGNORECASE)
-_KEYFMT_RE = re.compile(r"\bsk-(?:ant-|proj-)?[A-Za-z0-9_-]{16,}|\b(?:AKIA|ASIA)[0-9A-Z]{16}\b|\bgh[pousr]_[A-Za-z0-9]{30,}")
+_KEYFMT_RE = re.compile(
+    r"\bsk-(?:ant-|proj-)?[A-Za-z0-9_-]{16,}|\b(?:AKIA|ASIA)[0-9A-Z]{16}\b|\bgh[pousr]_[A-Za-z0-9]{30,}"
+)
 _AWS_HINT = re.compile(r"akia|asia")
 _GH_HINT = re.compile(r"gh[pousr]_")
 
