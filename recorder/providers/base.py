@@ -1,0 +1,46 @@
+"""The provider protocol the agent loop talks to, and the shape of one model answer.
+
+A provider turns the agent's OpenAI-style message list (``role``/``content``,
+assistant ``tool_calls``, ``tool`` results, content parts for files) into its own
+wire format, calls the model, and returns a :class:`Completion` whose ``usage``
+follows the design's token convention (input counts cached tokens; output counts
+reasoning) with the provider's raw usage kept beside it. ``request_params`` is
+what was sent besides the messages, never the API key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+@dataclass
+class Completion:
+    text: str | None
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)  # {"id", "name", "arguments"}
+    stop_reason: str | None = None
+    usage: dict[str, int] = field(default_factory=dict)
+    raw_usage: Any = None
+    model: str | None = None
+    ttft_ms: float | None = None
+
+
+class ProviderError(Exception):
+    """The model call failed (HTTP error, overload, malformed answer)."""
+
+
+class Provider(Protocol):
+    name: str
+
+    def vendor(self, model: str) -> str:
+        """The provider id recorded (and priced) for ``model``."""
+        ...
+
+    def request_params(self, model: str, tools: list[dict[str, Any]]) -> dict[str, Any]: ...
+
+    def complete(self, *, model: str, messages: list[dict[str, Any]], tools: list[dict[str, Any]],
+                 timeout: float | None, on_first_token: Callable[[], None], clock: Any) -> Completion: ...
+
+    async def acomplete(self, *, model: str, messages: list[dict[str, Any]], tools: list[dict[str, Any]],
+                        timeout: float | None, on_first_token: Callable[[], None], clock: Any) -> Completion: ...
