@@ -229,7 +229,7 @@ class Agent:
                     with inv.round(messages, request_params=self.provider.request_params(
                             self.model, self.tool_specs)) as r:
                         comp = self.provider.complete(model=self.model, messages=messages, tools=self.tool_specs,
-                                                      timeout=remaining, on_first_token=r.first_token,
+                                                      files=files or [], timeout=remaining, on_first_token=r.first_token,
                                                       clock=clock)
                         if not self._after_model(r, comp, messages):
                             answer = comp.text
@@ -269,19 +269,25 @@ class Agent:
         answer: str | None = None
         try:
             with inv:
-                async with asyncio.timeout(timeout):
+                async with asyncio.timeout(timeout) as deadline:
                     for _ in range(self.max_rounds):
                         with inv.round(messages, request_params=self.provider.request_params(
                                 self.model, self.tool_specs)) as r:
-                            comp = await self.provider.acomplete(
-                                model=self.model, messages=messages, tools=self.tool_specs, timeout=timeout,
-                                on_first_token=r.first_token, clock=clock)
-                            if not self._after_model(r, comp, messages):
-                                answer = comp.text
-                                break
-                            for i, call in enumerate(comp.tool_calls):
-                                result, error = await self._acall_tool(call)
-                                self._tool_message(r, i, call, result, error, messages)
+                            try:
+                                comp = await self.provider.acomplete(
+                                    model=self.model, messages=messages, tools=self.tool_specs,
+                                    files=files or [], timeout=timeout, on_first_token=r.first_token, clock=clock)
+                                if not self._after_model(r, comp, messages):
+                                    answer = comp.text
+                                    break
+                                for i, call in enumerate(comp.tool_calls):
+                                    result, error = await self._acall_tool(call)
+                                    self._tool_message(r, i, call, result, error, messages)
+                            except asyncio.CancelledError:
+                                if deadline.expired():  # the run's timeout cancelled this round
+                                    r.status, r.error_type = "Timeout", "TimeoutError"
+                                    r.error_message = f"run exceeded its timeout of {timeout}s"
+                                raise
                     else:
                         raise MaxRoundsExceeded(f"the model still asked for tools after {self.max_rounds} rounds")
                 inv.response = answer

@@ -1,0 +1,150 @@
+"""A loopback HTTP server that answers in the OpenAI and Anthropic wire formats.
+
+The tests point the real SDK clients at it (``base_url``); nothing is monkeypatched.
+Each endpoint plays a script of turns (a tool call, then a text answer), streamed
+(SSE) or not, as the request asks, with the usage fields each provider reports.
+It records every request (headers and body) for assertions.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+class FakeLLM:
+    def __init__(self) -> None:
+        self.script: list[dict[str, Any]] = []
+        self.requests: list[dict[str, Any]] = []
+        self.first_token_delay = 0.05
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                fake.requests.append({"path": self.path, "body": body,
+                                      "headers": {k.lower(): v for k, v in self.headers.items()}})
+                turn = fake.script.pop(0)
+                if self.path.endswith("/chat/completions"):
+                    fake._openai(self, body, turn)
+                elif self.path.endswith("/messages"):
+                    fake._anthropic(self, body, turn)
+                else:
+                    self.send_error(404)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    # ---- helpers ----------------------------------------------------------
+    @staticmethod
+    def _json(h: BaseHTTPRequestHandler, obj: Any) -> None:
+        data = json.dumps(obj).encode()
+        h.send_response(200)
+        h.send_header("Content-Type", "application/json")
+        h.send_header("Content-Length", str(len(data)))
+        h.end_headers()
+        h.wfile.write(data)
+
+    def _sse(self, h: BaseHTTPRequestHandler, events: list[tuple[str | None, Any]]) -> None:
+        h.send_response(200)
+        h.send_header("Content-Type", "text/event-stream")
+        h.send_header("Cache-Control", "no-cache")
+        h.end_headers()
+        for i, (name, data) in enumerate(events):
+            if i == 1:
+                time.sleep(self.first_token_delay)  # a measurable time to first token
+            payload = data if isinstance(data, str) else json.dumps(data)
+            h.wfile.write(((f"event: {name}\n" if name else "") + f"data: {payload}\n\n").encode())
+            h.wfile.flush()
+        h.close_connection = True
+
+    # ---- OpenAI Chat Completions ------------------------------------------
+    def _openai(self, h: BaseHTTPRequestHandler, body: dict[str, Any], turn: dict[str, Any]) -> None:
+        u = turn["usage"]
+        usage = {"prompt_tokens": u["prompt"], "completion_tokens": u["completion"],
+                 "total_tokens": u["prompt"] + u["completion"],
+                 "prompt_tokens_details": {"cached_tokens": u.get("cached", 0)},
+                 "completion_tokens_details": {"reasoning_tokens": u.get("reasoning", 0)}}
+        base = {"id": "chatcmpl-1", "created": 1_700_000_000, "model": body["model"]}
+        tool = turn.get("tool")
+        if not body.get("stream"):
+            msg: dict[str, Any] = {"role": "assistant", "content": turn.get("text")}
+            if tool:
+                msg["tool_calls"] = [{"id": tool["id"], "type": "function",
+                                      "function": {"name": tool["name"], "arguments": json.dumps(tool["args"])}}]
+            self._json(h, {**base, "object": "chat.completion", "usage": usage, "choices": [
+                {"index": 0, "message": msg, "finish_reason": "tool_calls" if tool else "stop"}]})
+            return
+        chunk = {**base, "object": "chat.completion.chunk"}
+        events: list[tuple[str | None, Any]] = [
+            (None, {**chunk, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""},
+                                          "finish_reason": None}]})]
+        if tool:
+            args = json.dumps(tool["args"])
+            events.append((None, {**chunk, "choices": [{"index": 0, "delta": {"tool_calls": [
+                {"index": 0, "id": tool["id"], "type": "function",
+                 "function": {"name": tool["name"], "arguments": args[:5]}}]}, "finish_reason": None}]}))
+            events.append((None, {**chunk, "choices": [{"index": 0, "delta": {"tool_calls": [
+                {"index": 0, "function": {"arguments": args[5:]}}]}, "finish_reason": None}]}))
+        else:
+            text = turn["text"]
+            for piece in (text[: len(text) // 2], text[len(text) // 2 :]):
+                events.append((None, {**chunk, "choices": [{"index": 0, "delta": {"content": piece},
+                                                            "finish_reason": None}]}))
+        events.append((None, {**chunk, "choices": [{"index": 0, "delta": {},
+                                                    "finish_reason": "tool_calls" if tool else "stop"}]}))
+        events.append((None, {**chunk, "choices": [], "usage": usage}))
+        events.append((None, "[DONE]"))
+        self._sse(h, events)
+
+    # ---- Anthropic Messages -----------------------------------------------
+    def _anthropic(self, h: BaseHTTPRequestHandler, body: dict[str, Any], turn: dict[str, Any]) -> None:
+        u = turn["usage"]
+        usage = {"input_tokens": u["input"], "output_tokens": u["output"],
+                 "cache_creation_input_tokens": u.get("cache_creation", 0),
+                 "cache_read_input_tokens": u.get("cache_read", 0)}
+        tool = turn.get("tool")
+        stop = "tool_use" if tool else "end_turn"
+        content = ([{"type": "text", "text": turn["text"]}] if turn.get("text") else []) + (
+            [{"type": "tool_use", "id": tool["id"], "name": tool["name"], "input": tool["args"]}] if tool else [])
+        msg = {"id": "msg_1", "type": "message", "role": "assistant", "model": body["model"]}
+        if not body.get("stream"):
+            self._json(h, {**msg, "content": content, "stop_reason": stop, "stop_sequence": None, "usage": usage})
+            return
+        events: list[tuple[str | None, Any]] = [("message_start", {"type": "message_start", "message": {
+            **msg, "content": [], "stop_reason": None, "stop_sequence": None, "usage": {**usage, "output_tokens": 1}}})]
+        for i, block in enumerate(content):
+            if block["type"] == "text":
+                events.append(("content_block_start", {"type": "content_block_start", "index": i,
+                                                       "content_block": {"type": "text", "text": ""}}))
+                events.append(("content_block_delta", {"type": "content_block_delta", "index": i,
+                                                       "delta": {"type": "text_delta", "text": block["text"]}}))
+            else:
+                events.append(("content_block_start", {"type": "content_block_start", "index": i, "content_block": {
+                    "type": "tool_use", "id": block["id"], "name": block["name"], "input": {}}}))
+                args = json.dumps(block["input"])
+                for piece in (args[:4], args[4:]):
+                    events.append(("content_block_delta", {"type": "content_block_delta", "index": i,
+                                                           "delta": {"type": "input_json_delta",
+                                                                     "partial_json": piece}}))
+            events.append(("content_block_stop", {"type": "content_block_stop", "index": i}))
+        events.append(("message_delta", {"type": "message_delta", "delta": {"stop_reason": stop,
+                                                                             "stop_sequence": None},
+                                         "usage": {"output_tokens": u["output"]}}))
+        events.append(("message_stop", {"type": "message_stop"}))
+        self._sse(h, events)
