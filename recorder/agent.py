@@ -229,8 +229,8 @@ class Agent:
                     with inv.round(messages, request_params=self.provider.request_params(
                             self.model, self.tool_specs)) as r:
                         comp = self.provider.complete(model=self.model, messages=messages, tools=self.tool_specs,
-                                                      files=files or [], timeout=remaining, on_first_token=r.first_token,
-                                                      clock=clock)
+                                                      files=files or [], timeout=remaining,
+                                                      on_first_token=r.first_token, clock=clock)
                         if not self._after_model(r, comp, messages):
                             answer = comp.text
                             break

@@ -126,7 +126,8 @@ class OfflineProvider:
                           usage=plan["usage"], raw_usage=plan["raw"], model=model)
 
     def complete(self, *, model: str, messages: list[dict[str, Any]], tools: list[dict[str, Any]],
-                 files: list[Any], timeout: float | None, on_first_token: Callable[[], None], clock: Any) -> Completion:
+                 files: list[Any], timeout: float | None, on_first_token: Callable[[], None],
+                 clock: Any) -> Completion:
         plan = self._plan(model, messages, tools)
         total = 3600.0 if plan["hang"] else plan["total"]
         if timeout is not None and total > timeout:
@@ -139,7 +140,8 @@ class OfflineProvider:
         return self._finish(plan, model)
 
     async def acomplete(self, *, model: str, messages: list[dict[str, Any]], tools: list[dict[str, Any]],
-                        files: list[Any], timeout: float | None, on_first_token: Callable[[], None], clock: Any) -> Completion:
+                        files: list[Any], timeout: float | None, on_first_token: Callable[[], None],
+                 clock: Any) -> Completion:
         plan = self._plan(model, messages, tools)
         total = 3600.0 if plan["hang"] else plan["total"]
         if timeout is not None and total > timeout:
