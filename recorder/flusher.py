@@ -261,7 +261,10 @@ class Flusher:
             seg = self._backlog[0]
             try:
                 data = seg.read()
-                written = parts.publish(self.lake, seg.id, data.invocations, data.rounds)
+                # A replayed or retried segment may have been published, and even compacted, before.
+                check = parts.published_or_merged(self.lake) if seg.items == 0 or seg.attempts else None
+                seg.attempts += 1
+                written = parts.publish(self.lake, seg.id, data.invocations, data.rounds, check)
                 seg.remove()
             except Exception as exc:
                 self.counters["publish_errors"] += 1

@@ -11,12 +11,14 @@ Files are zstd-compressed with page checksums; the partition columns are dropped
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Callable, Sequence
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from schema import INVOCATIONS, PARTITION_KEYS, ROUNDS, Lake, file_schema, partition_path
+from schema.layout import COMPACTED_PREFIX, bump_generation
 
 _EPOCH = dt.date(1970, 1, 1)
 _FILE_SCHEMAS = {"invocations": file_schema(INVOCATIONS), "rounds": file_schema(ROUNDS)}
@@ -44,6 +46,8 @@ def publish(lake: Lake, part_id: str, invocations: Sequence[pa.Table], rounds: S
     exists = already_published or lake.exists
     counts = {"invocations": 0, "rounds": 0}
     files = 0
+    recent = (dt.datetime.now(dt.UTC).date() - _EPOCH).days - 1
+    old_tenants: set[str] = set()
     for name, tables in (("rounds", rounds), ("invocations", invocations)):
         if not tables:
             continue
@@ -59,4 +63,35 @@ def publish(lake: Lake, part_id: str, invocations: Sequence[pa.Table], rounds: S
             lake.put(rel, parquet_bytes(part.cast(_FILE_SCHEMAS[name])))
             counts[name] += len(idx)
             files += 1
+            if day < recent:
+                old_tenants.add(tenant)
+    for tenant in sorted(old_tenants):  # a late replay into an old partition: readers must re-list it
+        bump_generation(lake, tenant)
     return counts["invocations"], counts["rounds"], files
+
+
+def published_or_merged(lake: Lake) -> Callable[[str], bool]:
+    """An ``already_published`` check for replays: the part exists, or compaction merged it."""
+    merged: dict[str, set[str]] = {}
+
+    def check(rel: str) -> bool:
+        if lake.exists(rel):
+            return True
+        folder, name = rel.rsplit("/", 1)
+        if folder not in merged:
+            names: set[str] = set()
+            try:
+                entries = lake.fs.ls(lake.path(folder), detail=False)
+            except FileNotFoundError:
+                entries = []
+            for entry in entries:
+                n = entry.rstrip("/").rsplit("/", 1)[-1]
+                if n.startswith(COMPACTED_PREFIX) and n.endswith(".json"):
+                    try:
+                        names.update(json.loads(lake.read(f"{folder}/{n}")).get("replaces", []))
+                    except (OSError, ValueError):
+                        continue
+            merged[folder] = names
+        return name in merged[folder]
+
+    return check

@@ -91,6 +91,7 @@ class Segment:
     def __init__(self, path: str, fd: int, seg_id: str, size: int = 0):
         self.path, self.fd, self.id, self.size = path, fd, seg_id, size
         self.items = 0  # invocations appended by this process (0 for a replayed orphan)
+        self.attempts = 0  # publication attempts
 
     @classmethod
     def create(cls, folder: str) -> Segment:

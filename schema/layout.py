@@ -43,3 +43,17 @@ def partition_path(table: str, tenant: str, date: dt.date) -> str:
 def new_part_id() -> str:
     """A unique, time-ordered id: 14 hex digits of UTC microseconds + 16 random hex digits."""
     return f"{time.time_ns() // 1000:014x}{os.urandom(8).hex()}"
+
+
+# Compaction markers live in the partition folder; '_' hides them from Hive-style readers.
+COMPACTED_PREFIX = "_compacted-"
+
+
+def generation_path(tenant: str) -> str:
+    """A small object whose change tells readers to re-list the tenant's partitions."""
+    validate_tenant(tenant)
+    return f"_meta/tenant={tenant}/generation"
+
+
+def bump_generation(lake: object, tenant: str) -> None:
+    lake.put(generation_path(tenant), new_part_id().encode())  # type: ignore[attr-defined]

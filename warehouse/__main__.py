@@ -1,0 +1,108 @@
+"""``python -m warehouse``: keep the lake healthy and produce spend reports.
+
+Commands (each takes ``--lake``, default ``INVLOG_LAKE`` or ``./data/lake``):
+
+* ``summary``: one line per tenant: runs, runs today, errors in 24 h, cost today.
+* ``compact [--tenant T] [--before DATE] [--grace-seconds S]``: merge small part files.
+* ``retention --tenant T --keep-days N [--dry-run]``: delete partitions older than N days.
+* ``delete-tenant T [--dry-run]``: delete everything stored for a tenant.
+* ``report --tenant T --from DATE --to DATE --format csv|parquet|html --out PATH``: a spend report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+
+from schema import Lake
+
+
+def _date(value: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date like 2026-11-27, got {value!r}") from None
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m warehouse", description="Invocation Logs lake maintenance and "
+                                 "reports.")
+    ap.add_argument("--lake", default=None, help="lake location (default: INVLOG_LAKE or ./data/lake)")
+    sub = ap.add_subparsers(dest="command", required=True)
+    sub.add_parser("summary", help="live totals per tenant")
+    c = sub.add_parser("compact", help="merge small part files (safe while queries and writers run)")
+    c.add_argument("--tenant")
+    c.add_argument("--before", type=_date, help="only partitions before this date (default: today, UTC)")
+    c.add_argument("--grace-seconds", type=float, default=600, help="keep replaced files this long for readers")
+    c.add_argument("--target-mb", type=int, default=128)
+    r = sub.add_parser("retention", help="delete a tenant's partitions older than N days")
+    r.add_argument("--tenant", required=True)
+    r.add_argument("--keep-days", type=int, required=True)
+    r.add_argument("--dry-run", action="store_true")
+    d = sub.add_parser("delete-tenant", help="delete everything stored for a tenant")
+    d.add_argument("tenant")
+    d.add_argument("--dry-run", action="store_true")
+    p = sub.add_parser("report", help="a per-tenant spend report")
+    p.add_argument("--tenant", required=True)
+    p.add_argument("--from", dest="start", type=_date, required=True)
+    p.add_argument("--to", dest="end", type=_date, required=True, help="last day included")
+    p.add_argument("--format", choices=["csv", "parquet", "html"], default="html")
+    p.add_argument("--out", required=True)
+    args = ap.parse_args(argv)
+    try:
+        return _run(args)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace) -> int:
+    from warehouse import compact as maint
+
+    lake = Lake(args.lake)
+    if args.command == "compact":
+        res = maint.compact(lake, tenant=args.tenant, before=args.before, target_bytes=args.target_mb << 20,
+                            grace_seconds=args.grace_seconds, progress=True)
+        print(f"{res.partitions} partitions: merged {res.files_merged} files into {res.files_written}, "
+              f"deleted {res.files_deleted} replaced files")
+        return 0
+    if args.command == "retention":
+        gone = maint.retention(lake, args.tenant, args.keep_days, dry_run=args.dry_run)
+        verb = "would delete" if args.dry_run else "deleted"
+        print(f"{verb} {len(gone)} partitions" + "".join(f"\n  {g}" for g in gone))
+        return 0
+    if args.command == "delete-tenant":
+        gone = maint.delete_tenant(lake, args.tenant, dry_run=args.dry_run)
+        verb = "would delete" if args.dry_run else "deleted"
+        print(f"{verb} {len(gone)} folders" + "".join(f"\n  {g}" for g in gone))
+        return 0
+    from warehouse import Warehouse, report
+
+    wh = Warehouse(args.lake)
+    if args.command == "summary":
+        tenants = wh.tenants()
+        if not tenants:
+            print(f"lake {lake.url} is empty")
+        for t in tenants:
+            row = wh.tenant_totals(t).row(0, named=True)
+            print(f"{t:24} runs {row['total_runs']:>8,}  today {row['runs_today']:>6,}  "
+                  f"errors 24h {row['errors_24h']:>5,}  cost today {report.money(row['cost_today_usd'])}")
+        return 0
+    rep = wh.spend_report(args.tenant, args.start, args.end)
+    if args.format == "csv":
+        data = report.to_csv(rep)
+    elif args.format == "parquet":
+        data = report.to_parquet(rep)
+    else:
+        trend = wh.cost_trend(args.tenant, args.start, args.end, grain="day", split_by="agent")
+        data = report.to_html(rep, trend, lake=lake.url)
+    with open(args.out, "wb") as f:
+        f.write(data)
+    print(f"wrote {args.format} spend report for {args.tenant} ({args.start}..{args.end}): "
+          f"total {report.money(rep.total_cost_usd)}, {rep.runs:,} runs -> {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

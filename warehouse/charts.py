@@ -1,0 +1,81 @@
+"""Pure chart builders: a Polars frame in, a Plotly figure out. No I/O, no Streamlit.
+
+Shared by the dashboard pages and the HTML spend report, so a chart looks the same
+in both. Money is shown in USD with cents (more digits under one cent).
+"""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import polars as pl
+
+TEMPLATE = "plotly_white"
+
+
+def _money_axis(fig: go.Figure) -> go.Figure:
+    fig.update_yaxes(tickprefix="$", tickformat=",.4~f", rangemode="tozero")
+    fig.update_layout(template=TEMPLATE, margin={"l": 10, "r": 10, "t": 40, "b": 10}, legend_title_text="")
+    return fig
+
+
+def cost_trend_figure(df: pl.DataFrame, *, kind: str = "area", cumulative: bool = False,
+                      title: str = "Cost") -> go.Figure:
+    """Stacked area or bars of cost per period, one trace per split value."""
+    fig = go.Figure()
+    for split in df["split"].unique(maintain_order=True).to_list() if df.height else []:
+        part = df.filter(pl.col("split") == split).sort("period")
+        y = part["cost_usd"].cast(pl.Float64).fill_null(0)
+        if cumulative:
+            y = y.cum_sum()
+        if kind == "bar":
+            fig.add_bar(x=part["period"].to_list(), y=y.to_list(), name=str(split))
+        else:
+            fig.add_scatter(x=part["period"].to_list(), y=y.to_list(), name=str(split), mode="lines",
+                            stackgroup="cost", line={"width": 1})
+    if kind == "bar":
+        fig.update_layout(barmode="stack")
+    fig.update_layout(title=title)
+    return _money_axis(fig)
+
+
+def agents_bar_figure(df: pl.DataFrame, title: str = "Cost by agent") -> go.Figure:
+    data = df.sort("total_cost_usd", nulls_last=True) if df.height else df
+    fig = go.Figure(go.Bar(x=data["total_cost_usd"].cast(pl.Float64).fill_null(0).to_list() if df.height else [],
+                           y=data["agent"].to_list() if df.height else [], orientation="h",
+                           text=[f"{r} runs" for r in data["runs"].to_list()] if df.height else []))
+    fig.update_layout(title=title, template=TEMPLATE, margin={"l": 10, "r": 10, "t": 40, "b": 10})
+    fig.update_xaxes(tickprefix="$", tickformat=",.4~f")
+    return fig
+
+
+def breakdown_pie_figure(df: pl.DataFrame, title: str) -> go.Figure:
+    data = df.filter(pl.col("cost_usd").is_not_null()) if df.height else df
+    fig = go.Figure(go.Pie(labels=[str(k) for k in data["key"].to_list()] if df.height else [],
+                           values=data["cost_usd"].cast(pl.Float64).to_list() if df.height else [], hole=0.45))
+    fig.update_layout(title=title, template=TEMPLATE, margin={"l": 10, "r": 10, "t": 40, "b": 10})
+    return fig
+
+
+def sparkline_figure(df: pl.DataFrame) -> go.Figure:
+    fig = go.Figure(go.Scatter(x=df["period"].to_list() if df.height else [],
+                               y=df["cost_usd"].cast(pl.Float64).fill_null(0).to_list() if df.height else [],
+                               mode="lines", fill="tozeroy", line={"width": 2}))
+    fig.update_layout(template=TEMPLATE, height=120, margin={"l": 0, "r": 0, "t": 0, "b": 0}, showlegend=False)
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    return fig
+
+
+def timeline_figure(rounds: pl.DataFrame) -> go.Figure:
+    """The rounds of a trace as bars on a time axis (Gantt-like)."""
+    fig = go.Figure()
+    for r in rounds.iter_rows(named=True):
+        start, end = r["started_at"], r["ended_at"]
+        fig.add_bar(base=[start], x=[max((end - start).total_seconds() * 1000, 1)], y=[f"round {r['round_index']}"],
+                    orientation="h", name=f"round {r['round_index']}", showlegend=False,
+                    marker_color="#d62728" if r["status"] != "Success" else "#1f77b4",
+                    hovertext=f"{r['model']} · {r['status']} · {r['latency_ms']:.0f} ms")
+    fig.update_layout(template=TEMPLATE, height=80 + 30 * max(rounds.height, 1), barmode="overlay",
+                      margin={"l": 10, "r": 10, "t": 10, "b": 10}, xaxis_type="date")
+    fig.update_yaxes(autorange="reversed")
+    return fig

@@ -1,0 +1,231 @@
+"""Keeping the lake healthy: compaction, retention and deleting a tenant.
+
+Compaction merges a partition's small part files into files of a target size
+without ever letting a query double-count or miss a row, and leaves the lake
+consistent if it crashes at any step (the pattern of Grafana Tempo's compacted
+blocks and Thanos's deletion markers):
+
+1. write a marker ``_compacted-<id>.json`` naming the merged file and the files
+   it replaces (readers ignore a marker whose merged file does not exist yet);
+2. write the merged file (atomically); from now on readers use it and hide the
+   replaced files;
+3. bump the tenant's generation so that readers' indexes re-list;
+4. later, after a grace period, delete the replaced files (``cleanup``).
+
+Markers are kept after cleanup: they tell a late spool replay that its part was
+already published and merged, so replays stay exactly-once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from schema import INVOCATIONS, ROUNDS, Lake, file_schema, new_part_id, validate_tenant
+from schema.layout import COMPACTED_PREFIX, bump_generation
+
+TABLE_SCHEMAS = {"invocations": file_schema(INVOCATIONS), "rounds": file_schema(ROUNDS)}
+Step = Callable[[str], None]
+
+
+@dataclass
+class CompactionResult:
+    partitions: int = 0
+    files_merged: int = 0
+    files_written: int = 0
+    files_deleted: int = 0
+    rows: int = 0
+    details: list[str] = field(default_factory=list)
+
+
+def _ls(lake: Lake, rel: str) -> list[dict]:
+    try:
+        return lake.fs.ls(lake.path(rel), detail=True)
+    except FileNotFoundError:
+        return []
+
+
+def _name(entry: dict) -> str:
+    return entry["name"].rstrip("/").rsplit("/", 1)[-1]
+
+
+def partitions(lake: Lake, tenant: str | None = None) -> list[tuple[str, str, dt.date]]:
+    """(table, tenant, date) of every partition, optionally of one tenant."""
+    out = []
+    for table in ("invocations", "rounds"):
+        tenants = [tenant] if tenant else [
+            _name(e)[7:] for e in _ls(lake, table) if e["type"] == "directory" and _name(e).startswith("tenant=")]
+        for t in tenants:
+            for e in _ls(lake, f"{table}/tenant={t}"):
+                n = _name(e)
+                if e["type"] == "directory" and n.startswith("date="):
+                    try:
+                        out.append((table, t, dt.date.fromisoformat(n[5:])))
+                    except ValueError:
+                        continue
+    return sorted(out)
+
+
+def _markers(lake: Lake, rel: str, names: set[str]) -> list[tuple[str, dict]]:
+    out = []
+    for n in sorted(names):
+        if n.startswith(COMPACTED_PREFIX) and n.endswith(".json"):
+            try:
+                out.append((n, json.loads(lake.read(f"{rel}/{n}"))))
+            except (OSError, ValueError):
+                continue
+    return out
+
+
+def live_files(lake: Lake, rel: str) -> tuple[dict[str, int], list[tuple[str, dict]]]:
+    """Live part files of a partition (name -> size) and its markers."""
+    entries = [e for e in _ls(lake, rel) if e["type"] == "file"]
+    names = {_name(e) for e in entries}
+    markers = _markers(lake, rel, names)
+    hidden = {r for _, m in markers if m.get("merged") in names for r in m.get("replaces", [])}
+    live = {_name(e): int(e.get("size") or 0) for e in entries
+            if _name(e).endswith(".parquet") and not _name(e).startswith((".", "_")) and _name(e) not in hidden}
+    return live, markers
+
+
+def compact_partition(lake: Lake, table: str, tenant: str, date: dt.date, *, target_bytes: int = 128 << 20,
+                      step: Step | None = None) -> CompactionResult:
+    """Merge the partition's small files; ``step(name)`` is called after each step (tests inject crashes)."""
+    validate_tenant(tenant)
+    rel = f"{table}/tenant={tenant}/date={date.isoformat()}"
+    res = CompactionResult(partitions=1)
+    live, _ = live_files(lake, rel)
+    small = sorted((n for n, size in live.items() if size < target_bytes // 2), key=lambda n: n)
+    groups: list[list[str]] = []
+    cur: list[str] = []
+    size = 0
+    for n in small:
+        if cur and size + live[n] > target_bytes:
+            groups.append(cur)
+            cur, size = [], 0
+        cur.append(n)
+        size += live[n]
+    if cur:
+        groups.append(cur)
+    for group in groups:
+        if len(group) < 2:
+            continue
+        cid = new_part_id()
+        merged = f"c-{cid}.parquet"
+        marker = {"merged": merged, "replaces": group, "created_at": dt.datetime.now(dt.UTC).isoformat()}
+        lake.put(f"{rel}/{COMPACTED_PREFIX}{cid}.json", json.dumps(marker).encode())
+        if step:
+            step("marker")
+        tables = [pq.read_table(io.BytesIO(lake.read(f"{rel}/{n}"))) for n in group]
+        merged_table = pa.concat_tables([t.cast(TABLE_SCHEMAS[table]) if t.schema != TABLE_SCHEMAS[table]
+                                         else t for t in _upgrade(tables, table)])
+        merged_table = merged_table.sort_by([("started_at", "ascending")])
+        sink = pa.BufferOutputStream()
+        pq.write_table(merged_table, sink, compression="zstd", write_page_checksum=True, row_group_size=256_000)
+        lake.put(f"{rel}/{merged}", sink.getvalue().to_pybytes())
+        if step:
+            step("merged")
+        bump_generation(lake, tenant)
+        if step:
+            step("generation")
+        res.files_merged += len(group)
+        res.files_written += 1
+        res.rows += merged_table.num_rows
+        res.details.append(f"{rel}: {len(group)} files -> {merged} ({merged_table.num_rows} rows)")
+    return res
+
+
+def _upgrade(tables: list[pa.Table], table: str) -> Iterable[pa.Table]:
+    """Older part files may lack newer columns: add them as nulls (union by name)."""
+    schema = TABLE_SCHEMAS[table]
+    for t in tables:
+        missing = [f for f in schema if f.name not in t.column_names]
+        for f in missing:
+            t = t.append_column(f, pa.nulls(t.num_rows, f.type))
+        yield t.select(schema.names)
+
+
+def cleanup(lake: Lake, table: str, tenant: str, date: dt.date, *, grace_seconds: float = 600,
+            step: Step | None = None) -> int:
+    """Delete files replaced more than ``grace_seconds`` ago; drop abandoned markers. Returns files deleted."""
+    rel = f"{table}/tenant={tenant}/date={date.isoformat()}"
+    entries = [e for e in _ls(lake, rel) if e["type"] == "file"]
+    names = {_name(e) for e in entries}
+    deleted = 0
+    now = dt.datetime.now(dt.UTC)
+    for mname, m in _markers(lake, rel, names):
+        try:
+            age = (now - dt.datetime.fromisoformat(m["created_at"])).total_seconds()
+        except (KeyError, ValueError):
+            continue
+        if age < grace_seconds:
+            continue
+        if m.get("merged") not in names:  # crashed before the merged file was written: forget the attempt
+            lake.fs.rm(lake.path(f"{rel}/{mname}"))
+            continue
+        for n in m.get("replaces", []):
+            if n in names:
+                lake.fs.rm(lake.path(f"{rel}/{n}"))
+                deleted += 1
+                if step:
+                    step("delete")
+    return deleted
+
+
+def compact(lake: Lake, *, tenant: str | None = None, before: dt.date | None = None,
+            target_bytes: int = 128 << 20, grace_seconds: float = 600, progress: bool = False,
+            step: Step | None = None) -> CompactionResult:
+    """Compact every partition (of one tenant) dated before ``before`` (default: today, UTC)."""
+    before = before or dt.datetime.now(dt.UTC).date()
+    todo = [p for p in partitions(lake, tenant) if p[2] < before]
+    total = CompactionResult()
+    iterator: Iterable = todo
+    if progress:
+        from tqdm import tqdm
+
+        iterator = tqdm(todo, desc="compacting partitions", unit="partition")
+    for table, t, date in iterator:
+        r = compact_partition(lake, table, t, date, target_bytes=target_bytes, step=step)
+        total.partitions += 1
+        total.files_merged += r.files_merged
+        total.files_written += r.files_written
+        total.rows += r.rows
+        total.details.extend(r.details)
+        total.files_deleted += cleanup(lake, table, t, date, grace_seconds=grace_seconds, step=step)
+    return total
+
+
+def retention(lake: Lake, tenant: str, keep_days: int, *, dry_run: bool = False,
+              today: dt.date | None = None) -> list[str]:
+    """Delete the tenant's partitions older than ``keep_days`` days; returns what goes (or would)."""
+    validate_tenant(tenant)
+    if type(keep_days) is not int or keep_days < 1:
+        raise ValueError(f"keep_days: expected a positive integer, got {keep_days!r}")
+    cutoff = (today or dt.datetime.now(dt.UTC).date()) - dt.timedelta(days=keep_days)
+    doomed = [f"{table}/tenant={t}/date={d.isoformat()}" for table, t, d in partitions(lake, tenant) if d < cutoff]
+    if not dry_run:
+        for rel in doomed:
+            lake.fs.rm(lake.path(rel), recursive=True)
+        if doomed:
+            bump_generation(lake, tenant)
+    return doomed
+
+
+def delete_tenant(lake: Lake, tenant: str, *, dry_run: bool = False) -> list[str]:
+    """Delete everything stored for a tenant; returns the folders that go (or would)."""
+    validate_tenant(tenant)
+    doomed = [rel for rel in (f"invocations/tenant={tenant}", f"rounds/tenant={tenant}",
+                              f"attachments/tenant={tenant}", f"_memory/tenant={tenant}")
+              if lake.fs.exists(lake.path(rel))]
+    if not dry_run:
+        for rel in doomed:
+            lake.fs.rm(lake.path(rel), recursive=True)
+        bump_generation(lake, tenant)
+    return doomed
+

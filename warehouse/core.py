@@ -1,0 +1,260 @@
+"""``Warehouse``: DuckDB in-process over the lake in place, one tenant per query.
+
+Every query function takes one tenant, asks the part index for that tenant's
+files in the date range (so DuckDB opens nothing else: a broken file in another
+tenant's folder cannot affect it), runs one ``.sql`` file with named parameters,
+and returns a Polars DataFrame with exact decimals. Times are UTC. On S3 the
+lake's s3fs filesystem is registered with DuckDB (its httpfs extension cannot be
+downloaded here, and this keeps one set of credentials).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import duckdb
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from schema import INVOCATIONS, ROUNDS, Lake, file_schema, validate_tenant
+from warehouse import sqlfiles
+from warehouse.errors import CorruptPartError
+from warehouse.index import PartIndex
+
+GRAINS = {"hour": "1 hour", "day": "1 day", "week": "1 week", "month": "1 month"}
+SPLITS = {None: "'total'", "agent": "agent", "model": "model", "provider": "provider",
+          "user": "coalesce(user_id, '(none)')", "trigger": '"trigger"'}
+SORTS = {"time": "started_at desc", "cost": "cost_usd desc nulls last", "latency": "latency_ms desc",
+         "tokens": "(input_tokens + output_tokens) desc", "oldest": "started_at asc"}
+DIMENSIONS = {"agent": "agent", "model": "model", "user": "coalesce(user_id, '(none)')",
+              "day": "cast(started_at as date)", "provider": "provider", "trigger": '"trigger"'}
+HIVE = "hive_partitioning = true, union_by_name = true, hive_types = {'tenant': VARCHAR, 'date': DATE}"
+
+
+def _utc(value: dt.datetime | dt.date) -> dt.datetime:
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            raise ValueError(f"expected a timezone-aware datetime, got {value!r}")
+        return value.astimezone(dt.UTC)
+    if isinstance(value, dt.date):
+        return dt.datetime.combine(value, dt.time(), dt.UTC)
+    raise ValueError(f"expected a date or datetime, got {type(value).__name__}")
+
+
+def _range(start: Any, end: Any) -> tuple[dt.datetime, dt.datetime]:
+    """[start, end): a date ``end`` includes that whole day."""
+    s = _utc(start)
+    e = _utc(end) + (dt.timedelta(days=1) if not isinstance(end, dt.datetime) else dt.timedelta(0))
+    if e <= s:
+        raise ValueError(f"end: must be after start ({start} .. {end})")
+    return s, e
+
+
+@dataclass
+class SpendReport:
+    tenant: str
+    start: dt.datetime
+    end: dt.datetime
+    generated_at: dt.datetime
+    total_cost_usd: Decimal
+    runs: int
+    unpriced_runs: int
+    by_agent: pl.DataFrame
+    by_model: pl.DataFrame
+    by_user: pl.DataFrame
+    by_day: pl.DataFrame
+    unpriced: pl.DataFrame
+    month_to_date_usd: Decimal | None = None
+    projected_month_usd: Decimal | None = None
+    projection_method: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+class Warehouse:
+    """Read-only analytics over a lake; cheap to share across threads."""
+
+    def __init__(self, lake: str | os.PathLike[str] | None = None, *, storage_options: dict[str, Any] | None = None,
+                 refresh_interval: float = 2.0, memory_limit: str = "256MB", threads: int = 2):
+        self.lake = Lake(lake, storage_options)
+        self.index = PartIndex(self.lake, refresh_interval)
+        self._con = duckdb.connect(config={"memory_limit": memory_limit, "threads": threads})
+        self._con.execute("set TimeZone = 'UTC'")
+        if not self.lake.is_local:
+            self._con.register_filesystem(self.lake.fs)
+        self._empty = self._empty_files()
+        for name, source in (("inv_src", "invocations"), ("rounds_src", "rounds")):
+            self._con.execute(f"create or replace macro {name}(files) as table "  # our own constants only
+                              f"select * from read_parquet(files, {HIVE})")
+            del source
+        self._local = threading.local()
+
+    def _empty_files(self) -> dict[str, str]:
+        # An empty part file with the full schema stands in for "no files": DuckDB needs at least one.
+        folder = tempfile.mkdtemp(prefix="invlog-empty-")
+        out = {}
+        for table, schema in (("invocations", INVOCATIONS), ("rounds", ROUNDS)):
+            path = os.path.join(folder, table, "tenant=-", "date=1970-01-01")
+            os.makedirs(path)
+            pq.write_table(file_schema(schema).empty_table(), os.path.join(path, "empty.parquet"))
+            out[table] = os.path.join(path, "empty.parquet")
+        return out
+
+    def _cursor(self) -> duckdb.DuckDBPyConnection:
+        cur = getattr(self._local, "cur", None)
+        if cur is None:
+            cur = self._local.cur = self._con.cursor()
+        return cur
+
+    def _files(self, table: str, tenant: str, start: dt.datetime | None, end: dt.datetime | None) -> list[str]:
+        validate_tenant(tenant)
+        d0 = start.date() if start else None
+        d1 = (end - dt.timedelta(microseconds=1)).date() if end else None
+        paths, bad, _ = self.index.files(table, tenant, d0, d1)
+        if bad:
+            raise CorruptPartError(tenant, bad)
+        return paths or [self._empty[table]]
+
+    def _run(self, name: str, params: dict[str, Any], **slots: str) -> pl.DataFrame:
+        sql = sqlfiles.render(name, **slots) if slots else sqlfiles.load(name)
+        try:
+            return self._cursor().sql(sql, params=params).pl()
+        except duckdb.IOException as exc:  # a file vanished (compaction cleanup) or is unreadable
+            self.index.invalidate(params.get("tenant"))
+            raise CorruptPartError(params.get("tenant", "?"), [str(exc).splitlines()[0]]) from exc
+        except duckdb.InvalidInputException as exc:
+            raise CorruptPartError(params.get("tenant", "?"), [str(exc).splitlines()[0]]) from exc
+
+    # ---- queries ----------------------------------------------------------
+    def tenants(self) -> list[str]:
+        return self.index.tenants()
+
+    def tenant_totals(self, tenant: str, now: dt.datetime | None = None) -> pl.DataFrame:
+        """One row: total_runs, runs_today, errors_24h, cost_today_usd and the previous day's figures."""
+        now = _utc(now) if now else dt.datetime.now(dt.UTC)
+        day_start = dt.datetime.combine(now.date(), dt.time(), dt.UTC)
+        files = self._files("invocations", tenant, day_start - dt.timedelta(days=2), now + dt.timedelta(days=1))
+        df = self._run("tenant_totals", {"tenant": tenant, "inv_files": files, "day_start": day_start,
+                                         "now_excl": now + dt.timedelta(microseconds=1)})
+        _, _, total = self.index.files("invocations", tenant)
+        return df.with_columns(pl.lit(total, pl.Int64).alias("total_runs")).select(
+            "total_runs", "runs_today", "runs_yesterday", "errors_24h", "errors_prev_24h", "cost_today_usd",
+            "cost_yesterday_usd")
+
+    def cost_trend(self, tenant: str, start: Any, end: Any, *, grain: str = "day",
+                   split_by: str | None = None) -> pl.DataFrame:
+        """Cost, runs and tokens per period, every period present; ``split`` per split_by value."""
+        if grain not in GRAINS:
+            raise ValueError(f"grain: expected one of {sorted(GRAINS)}, got {grain!r}")
+        if split_by not in SPLITS:
+            raise ValueError(f"split_by: expected one of {sorted(k for k in SPLITS if k)} or None, got {split_by!r}")
+        s, e = _range(start, end)
+        files = self._files("invocations", tenant, s, e)
+        splits = "select 'total' as split" if split_by is None else "select distinct split from src"
+        return self._run("cost_trend", {"tenant": tenant, "inv_files": files, "start": s, "end": e, "grain": grain,
+                                        "step": GRAINS[grain]}, split=SPLITS[split_by], splits=splits)
+
+    def expensive_agents(self, tenant: str, start: Any, end: Any, top_n: int = 10) -> pl.DataFrame:
+        if type(top_n) is not int or not 1 <= top_n <= 1000:
+            raise ValueError(f"top_n: expected an integer from 1 to 1000, got {top_n!r}")
+        s, e = _range(start, end)
+        return self._run("expensive_agents", {"tenant": tenant, "inv_files": self._files("invocations", tenant, s, e),
+                                              "start": s, "end": e, "top_n": top_n})
+
+    def invocations(self, tenant: str, start: Any, end: Any, *, agent: str | None = None, model: str | None = None,
+                    provider: str | None = None, status: str | None = None, trigger: str | None = None,
+                    user_id: str | None = None, session_id: str | None = None, min_cost: Any = None,
+                    text: str | None = None, sort: str = "time", limit: int = 50,
+                    offset: int = 0) -> tuple[pl.DataFrame, int]:
+        """The filtered list (a page of it) and the total count of matching invocations."""
+        if sort not in SORTS:
+            raise ValueError(f"sort: expected one of {sorted(SORTS)}, got {sort!r}")
+        if type(limit) is not int or not 1 <= limit <= 10_000:
+            raise ValueError(f"limit: expected an integer from 1 to 10000, got {limit!r}")
+        if type(offset) is not int or offset < 0:
+            raise ValueError(f"offset: expected a non-negative integer, got {offset!r}")
+        filters = {"agent": agent, "model": model, "provider": provider, "status": status, "trigger": trigger,
+                   "user_id": user_id, "session_id": session_id, "text": text}
+        for k, v in filters.items():
+            if v is not None and (not isinstance(v, str) or len(v) > 500):
+                raise ValueError(f"{k}: expected a string of at most 500 characters")
+        cost = None if min_cost in (None, "") else Decimal(str(min_cost))
+        s, e = _range(start, end)
+        df = self._run("invocations", {"tenant": tenant, "inv_files": self._files("invocations", tenant, s, e),
+                                       "start": s, "end": e, "min_cost": cost, "limit": limit, "offset": offset,
+                                       **filters}, order_by=SORTS[sort])
+        total = int(df["total_count"][0]) if df.height else 0
+        if not df.height and offset:
+            total = self.invocations(tenant, start, end, **filters, min_cost=min_cost, limit=1)[1]  # type: ignore[arg-type]
+        return df.drop("total_count"), total
+
+    def trace(self, tenant: str, invocation_id: str) -> dict[str, Any] | None:
+        """The invocation, its rounds in order, attachments and memory context; None if not found."""
+        if not isinstance(invocation_id, str) or not 1 <= len(invocation_id) <= 64:
+            raise ValueError("invocation_id: expected an id string")
+        when = _id_time(invocation_id)
+        s = e = None
+        if when is not None:  # ids start with their start time: open only that day (and its neighbours)
+            s, e = when - dt.timedelta(days=1), when + dt.timedelta(days=2)
+        params = {"tenant": tenant, "invocation_id": invocation_id}
+        inv = self._run("trace_invocation", {**params, "inv_files": self._files("invocations", tenant, s, e)})
+        if inv.height == 0:
+            return None
+        rounds = self._run("trace_rounds", {**params, "round_files": self._files("rounds", tenant, s, e)})
+        row = inv.row(0, named=True)
+        import json
+
+        return {"invocation": row, "rounds": rounds,
+                "attachments": json.loads(row["attachments"]) if row.get("attachments") else [],
+                "memory_context": json.loads(row["memory_context"]) if row.get("memory_context") else []}
+
+    def spend_report(self, tenant: str, start: Any, end: Any, *, now: dt.datetime | None = None) -> SpendReport:
+        """Per-tenant spend: totals, breakdowns, unpriced usage apart, month-to-date and projection."""
+        s, e = _range(start, end)
+        now = _utc(now) if now else dt.datetime.now(dt.UTC)
+        inv_files = self._files("invocations", tenant, s, e)
+        p = {"tenant": tenant, "inv_files": inv_files, "start": s, "end": e}
+        tot = self._run("spend_total", p).row(0, named=True)
+        by = {d: self._run("spend_breakdown", p, dimension=DIMENSIONS[d]) for d in ("agent", "model", "user", "day")}
+        unpriced = self._run("spend_unpriced", {"tenant": tenant, "start": s, "end": e,
+                                                "round_files": self._files("rounds", tenant, s, e)})
+        report = SpendReport(tenant=tenant, start=s, end=e, generated_at=now,
+                             total_cost_usd=Decimal(tot["cost_usd"]), runs=tot["runs"],
+                             unpriced_runs=tot["unpriced_runs"], by_agent=by["agent"], by_model=by["model"],
+                             by_user=by["user"], by_day=by["day"], unpriced=unpriced)
+        if s <= now < e:
+            month_start = dt.datetime(now.year, now.month, 1, tzinfo=dt.UTC)
+            next_month = dt.datetime(now.year + now.month // 12, now.month % 12 + 1, 1, tzinfo=dt.UTC)
+            mtd = self._run("spend_total", {"tenant": tenant, "start": month_start, "end": now,
+                                            "inv_files": self._files("invocations", tenant, month_start, now)})
+            report.month_to_date_usd = Decimal(mtd["cost_usd"][0])
+            elapsed = Decimal((now - month_start).total_seconds())
+            whole = Decimal((next_month - month_start).total_seconds())
+            if elapsed > 0:
+                report.projected_month_usd = (report.month_to_date_usd * whole / elapsed).quantize(Decimal("0.01"))
+            report.projection_method = (
+                "linear run rate: month-to-date spend divided by the elapsed share of the month "
+                f"({float(elapsed / whole):.1%} at {now:%Y-%m-%d %H:%M} UTC), extrapolated to the whole month")
+        if report.unpriced_runs:
+            report.notes.append(f"{report.unpriced_runs} runs used models without a known price; their usage is "
+                                "listed under 'unpriced' and is not included in the total (never counted as $0).")
+        return report
+
+
+def _id_time(invocation_id: str) -> dt.datetime | None:
+    try:
+        us = int(invocation_id[:14], 16)
+    except ValueError:
+        return None
+    if not 0 < us < 2**53:
+        return None
+    return dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=us)
+
+
+_ = pa  # pyarrow is imported for its side effect of registering Arrow types with Polars

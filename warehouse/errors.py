@@ -1,0 +1,14 @@
+"""Warehouse errors: a flat list of small classes."""
+
+
+class WarehouseError(Exception):
+    """Base class of the warehouse's errors."""
+
+
+class CorruptPartError(WarehouseError):
+    """A part file of the tenant cannot be read; ``paths`` names each bad file."""
+
+    def __init__(self, tenant: str, paths: list[str]):
+        self.tenant, self.paths = tenant, paths
+        super().__init__(f"tenant {tenant!r}: unreadable part file(s): {', '.join(paths)} "
+                         "(run `python -m warehouse verify` and see docs/operations.md)")

@@ -1,0 +1,112 @@
+"""Per-tenant spend reports as CSV, Parquet or one self-contained HTML file.
+
+The HTML embeds Plotly's JavaScript once and every chart inline, so it opens
+offline and can be sent to a customer or to accounting. It states the period,
+the totals, the breakdowns, the unpriced usage (never counted as $0), the
+month-to-date and projected spend when the period includes today, and when and
+from what it was generated.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+from decimal import Decimal
+
+import polars as pl
+
+from warehouse.charts import breakdown_pie_figure, cost_trend_figure
+from warehouse.core import SpendReport
+
+
+def money(value: Decimal | float | None) -> str:
+    if value is None:
+        return "unpriced"
+    d = Decimal(str(value))
+    return f"${d:,.2f}" if abs(d) >= Decimal("0.01") or d == 0 else f"${d:,.6f}"
+
+
+def tidy(report: SpendReport) -> pl.DataFrame:
+    """One row per breakdown entry: dimension, key, runs, cost, unpriced runs, tokens."""
+    frames = []
+    for dim, df in (("agent", report.by_agent), ("model", report.by_model), ("user", report.by_user),
+                    ("day", report.by_day)):
+        frames.append(df.with_columns(pl.col("key").cast(pl.Utf8), pl.lit(dim).alias("dimension")))
+    out = pl.concat(frames, how="vertical_relaxed") if frames else pl.DataFrame()
+    return out.select("dimension", "key", "runs", "cost_usd", "unpriced_runs", "input_tokens", "output_tokens")
+
+
+def to_csv(report: SpendReport) -> bytes:
+    df = tidy(report).with_columns(pl.col("cost_usd").cast(pl.Utf8))  # exact decimals as text
+    return df.write_csv().encode()
+
+
+def to_parquet(report: SpendReport) -> bytes:
+    buf = io.BytesIO()
+    tidy(report).write_parquet(buf)
+    return buf.getvalue()
+
+
+def _table(df: pl.DataFrame, label: str) -> str:
+    if df.height == 0:
+        return "<p class='muted'>No data.</p>"
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in (label, "runs", "cost", "unpriced runs", "tokens in",
+                                                            "tokens out"))
+    body = "".join(
+        f"<tr><td>{html.escape(str(r['key']))}</td><td>{r['runs']:,}</td><td>{money(r['cost_usd'])}</td>"
+        f"<td>{r['unpriced_runs']:,}</td><td>{int(r['input_tokens'] or 0):,}</td>"
+        f"<td>{int(r['output_tokens'] or 0):,}</td></tr>" for r in df.iter_rows(named=True))
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def to_html(report: SpendReport, trend: pl.DataFrame, *, lake: str) -> bytes:
+    """The self-contained HTML report; ``trend`` is ``cost_trend(..., split_by="agent")`` for the period."""
+    charts = [cost_trend_figure(trend, kind="bar", title="Daily cost by agent"),
+              breakdown_pie_figure(report.by_model, "Cost by model")]
+    chart_html = "".join(fig.to_html(full_html=False, include_plotlyjs=(i == 0), config={"displaylogo": False})
+                         for i, fig in enumerate(charts))
+    unpriced = report.unpriced
+    unpriced_html = "<p class='muted'>All usage in this period was priced.</p>" if unpriced.height == 0 else (
+        "<table><thead><tr><th>model</th><th>provider</th><th>rounds</th><th>runs</th><th>tokens in</th>"
+        "<th>tokens out</th></tr></thead><tbody>" + "".join(
+            f"<tr><td>{html.escape(r['model'])}</td><td>{html.escape(r['provider'])}</td><td>{r['rounds']:,}</td>"
+            f"<td>{r['invocations']:,}</td><td>{r['input_tokens']:,}</td><td>{r['output_tokens']:,}</td></tr>"
+            for r in unpriced.iter_rows(named=True)) + "</tbody></table>")
+    mtd = ""
+    if report.month_to_date_usd is not None:
+        mtd = (f"<div class='kpi'><span>Month to date</span><b>{money(report.month_to_date_usd)}</b></div>"
+               f"<div class='kpi'><span>Projected month end</span><b>{money(report.projected_month_usd)}</b></div>")
+    notes = "".join(f"<p class='note'>{html.escape(n)}</p>" for n in report.notes)
+    method = f"<p class='muted'>Projection: {html.escape(report.projection_method)}.</p>" if (
+        report.projection_method) else ""
+    end_incl = report.end.strftime("%Y-%m-%d %H:%M")
+    page = f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Spend report · {html.escape(report.tenant)}</title>
+<style>
+body{{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:2rem auto;max-width:1100px;color:#1d2433}}
+h1{{margin-bottom:.2rem}} .muted{{color:#667085}} .note{{background:#fff7e6;padding:.6rem;border-radius:6px}}
+.kpis{{display:flex;gap:1rem;flex-wrap:wrap;margin:1rem 0}}
+.kpi{{border:1px solid #e4e7ec;border-radius:8px;padding:.8rem 1.2rem;min-width:160px}}
+.kpi span{{display:block;color:#667085;font-size:.85rem}} .kpi b{{font-size:1.4rem}}
+table{{border-collapse:collapse;width:100%;margin:.5rem 0 1.5rem}}
+th,td{{border-bottom:1px solid #e4e7ec;padding:.35rem .5rem;text-align:right}}
+th:first-child,td:first-child{{text-align:left}}
+</style></head><body>
+<h1>Spend report: {html.escape(report.tenant)}</h1>
+<p class="muted">Period {report.start:%Y-%m-%d %H:%M} to {end_incl} UTC (end exclusive) ·
+generated {report.generated_at:%Y-%m-%d %H:%M} UTC from {html.escape(lake)} by Invocation Logs</p>
+<div class="kpis">
+<div class="kpi"><span>Total spend</span><b>{money(report.total_cost_usd)}</b></div>
+<div class="kpi"><span>Runs</span><b>{report.runs:,}</b></div>
+<div class="kpi"><span>Unpriced runs</span><b>{report.unpriced_runs:,}</b></div>{mtd}
+</div>{method}{notes}
+{chart_html}
+<h2>By agent</h2>{_table(report.by_agent, "agent")}
+<h2>By model</h2>{_table(report.by_model, "model")}
+<h2>By user</h2>{_table(report.by_user, "user")}
+<h2>By day</h2>{_table(report.by_day, "day")}
+<h2>Unpriced usage</h2>{unpriced_html}
+<p class="muted">Costs are exact decimals in USD computed from each round's tokens and the price table at the time
+of the request. Unpriced usage is listed apart and is not part of the total.</p>
+</body></html>"""
+    return page.encode()
