@@ -203,11 +203,11 @@ def compact(lake: Lake, *, tenant: str | None = None, before: dt.date | None = N
 
 def retention(lake: Lake, tenant: str, keep_days: int, *, dry_run: bool = False,
               today: dt.date | None = None) -> list[str]:
-    """Delete the tenant's partitions older than ``keep_days`` days; returns what goes (or would)."""
+    """Keep the last ``keep_days`` UTC days (today included), delete older partitions; returns what goes."""
     validate_tenant(tenant)
     if type(keep_days) is not int or keep_days < 1:
         raise ValueError(f"keep_days: expected a positive integer, got {keep_days!r}")
-    cutoff = (today or dt.datetime.now(dt.UTC).date()) - dt.timedelta(days=keep_days)
+    cutoff = (today or dt.datetime.now(dt.UTC).date()) - dt.timedelta(days=keep_days - 1)
     doomed = [f"{table}/tenant={t}/date={d.isoformat()}" for table, t, d in partitions(lake, tenant) if d < cutoff]
     if not dry_run:
         for rel in doomed:
