@@ -167,7 +167,7 @@ def test_spend_report(lake):
 
 
 def test_tenant_isolation_numeric_ids_and_corrupt_files(lake):
-    rec, ids = lake
+    rec, _ = lake
     wh = Warehouse(rec.lake.url, refresh_interval=0)
     day = dt.date(2026, 11, 26)
     assert wh.spend_report("012", day, day).total_cost_usd == D("0.00035")
