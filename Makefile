@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 LAKE ?= ./data/lake
 PORT ?= 8501
 
-.PHONY: run test lint bench demo clean
+.PHONY: run test lint bench demo clean browser
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -15,11 +15,15 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt
 
 run: $(BIN)/.installed
 	$(BIN)/python -m recorder.demo --lake $(LAKE) --if-empty
-	$(BIN)/python -m recorder.summary --lake $(LAKE)
+	INVLOG_LAKE=$(LAKE) $(BIN)/streamlit run app.py --server.port $(PORT)
 
-test: $(BIN)/.installed
+test: $(BIN)/.installed browser
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The browser tests drive Debian's chromium; install it when it is missing (needs root, as in CI).
+browser:
+	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium)
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .

@@ -1,0 +1,63 @@
+"""Reports: a per-tenant spend report to preview, download and share by URL."""
+
+import datetime as dt
+
+import polars as pl
+import streamlit as st
+
+from ui import data, fmt, state
+from warehouse import report as rpt
+from warehouse.charts import breakdown_pie_figure, cost_trend_figure
+
+tenant, tz = state.sidebar()
+st.title(f"Spend report · {tenant}")
+today = state.today()
+month_start = today.replace(day=1)
+preset = st.radio("Period", ["This month", "Last month", "Custom"], horizontal=True,
+                  index=["month", "last", "custom"].index(state.param("preset", "month"))
+                  if state.param("preset", "month") in ("month", "last", "custom") else 0)
+if preset == "This month":
+    start, end = month_start, today
+    state.set_params(preset="month", **{"from": None, "to": None})
+elif preset == "Last month":
+    end = month_start - dt.timedelta(days=1)
+    start = end.replace(day=1)
+    state.set_params(preset="last", **{"from": None, "to": None})
+else:
+    state.set_params(preset="custom")
+    start, end = state.period(30, key="report-period")
+with st.spinner("Building the report…"):
+    rep = state.guarded(data.spend_report, data.lake_url(), tenant, start, end,
+                        dt.datetime.now(dt.UTC).strftime("%Y%m%d%H"))
+    trend = state.guarded(data.cost_trend, data.lake_url(), tenant, start, end, "day", "agent")
+cols = st.columns(5 if rep.month_to_date_usd is not None else 3)
+cols[0].metric("Total spend", fmt.money(rep.total_cost_usd))
+cols[1].metric("Runs", fmt.tokens(rep.runs))
+cols[2].metric("Unpriced runs", fmt.tokens(rep.unpriced_runs))
+if rep.month_to_date_usd is not None:
+    cols[3].metric("Month to date", fmt.money(rep.month_to_date_usd))
+    cols[4].metric("Projected month end", fmt.money(rep.projected_month_usd), help=rep.projection_method)
+for note in rep.notes:
+    st.warning(note)
+st.plotly_chart(cost_trend_figure(trend, kind="bar", title="Daily cost by agent (UTC)"), width="stretch",
+                key="report-trend")
+c1, c2 = st.columns(2)
+c1.plotly_chart(breakdown_pie_figure(rep.by_model, "Cost by model"), width="stretch", key="by-model")
+c2.plotly_chart(breakdown_pie_figure(rep.by_agent, "Cost by agent"), width="stretch", key="by-agent")
+for label, frame in (("By agent", rep.by_agent), ("By user", rep.by_user)):
+    st.markdown(f"**{label}**")
+    st.dataframe(frame.with_columns(pl.col("cost_usd").cast(pl.Float64)), hide_index=True, width="stretch",
+                 column_config={"cost_usd": st.column_config.NumberColumn("Cost", format="$%.6f")})
+if rep.unpriced.height:
+    st.markdown("**Unpriced usage** (not included in the total)")
+    st.dataframe(rep.unpriced, hide_index=True, width="stretch")
+name = f"spend-{tenant}-{start.isoformat()}-{end.isoformat()}"
+d1, d2, d3 = st.columns(3)
+d1.download_button("Download CSV", rpt.to_csv(rep), file_name=f"{name}.csv", mime="text/csv", key="csv")
+d2.download_button("Download Parquet", rpt.to_parquet(rep), file_name=f"{name}.parquet",
+                   mime="application/octet-stream", key="parquet")
+d3.download_button("Download HTML report", rpt.to_html(rep, trend, lake=data.lake_url()), file_name=f"{name}.html",
+                   mime="text/html", key="html")
+params = "&".join(f"{k}={v}" for k, v in st.query_params.to_dict().items())
+st.caption(f"Share this report: `reports?{params}` (the link reopens the same tenant and period for users "
+           "allowed to see it)")

@@ -1,0 +1,127 @@
+"""Trace: one invocation, its rounds on a timeline and the four views of each round."""
+
+import json
+
+import polars as pl
+import streamlit as st
+
+from ui import data, fmt, state
+from warehouse.charts import timeline_figure
+
+tenant, tz = state.sidebar()
+iid = st.text_input("Invocation id", state.param("id", ""))
+state.set_params(id=iid)
+if not iid:
+    st.info("Open a trace from the Invocations page, or paste an invocation id.")
+    st.stop()
+t = state.guarded(data.trace, data.lake_url(), tenant, iid)
+if t is None:
+    st.warning(f"No invocation {iid!r} in tenant {tenant!r}.")
+    st.stop()
+inv, rounds = t["invocation"], t["rounds"]
+st.title(f"Trace · {inv['agent']}")
+st.caption(f"{iid} · started {fmt.when(inv['started_at'], tz)} ({tz}; UTC {fmt.when(inv['started_at'], 'UTC')})")
+cols = st.columns(8)
+for col, (label, value) in zip(cols, [
+        ("Status", inv["status"]), ("Trigger", inv["trigger"]), ("Provider", inv["provider"]), ("Model", inv["model"]),
+        ("Tokens in/out", f"{fmt.tokens(inv['input_tokens'])} / {fmt.tokens(inv['output_tokens'])}"),
+        ("Cost", fmt.money(inv["cost_usd"])), ("Latency", fmt.ms(inv["latency_ms"])),
+        ("Rounds", str(inv["round_count"]))], strict=True):
+    col.metric(label, value)
+if inv["status"] != "Success":
+    st.error(f"{inv['status']}: {inv['error_type'] or ''} {inv['error_message'] or ''}")
+if rounds.height:
+    st.plotly_chart(timeline_figure(rounds), width="stretch", key="timeline")
+
+
+def _json(value: str | None) -> object:
+    try:
+        return json.loads(value) if value else None
+    except ValueError:
+        return value  # truncated JSON is shown as text
+
+
+for r in rounds.iter_rows(named=True):
+    with st.expander(f"Round {r['round_index']} · {r['model']} · {r['status']} · {fmt.money(r['cost_usd'])} · "
+                     f"{fmt.ms(r['latency_ms'])}", expanded=rounds.height <= 3):
+        tab_rr, tab_prompt, tab_cost, tab_meta = st.tabs(["Request / Response", "Prompt", "Cost breakdown",
+                                                          "Metadata"])
+        with tab_rr:
+            for m in _json(r["messages"]) or []:
+                with st.chat_message(m.get("role", "user") if m.get("role") in ("user", "assistant") else "ai"):
+                    st.caption(m.get("role", ""))
+                    content = m.get("content")
+                    if isinstance(content, str) or content is None:
+                        st.write(content or "—")
+                    else:  # content parts (text and file metadata)
+                        st.json(content, expanded=False)
+                    if m.get("tool_calls"):
+                        st.json(m["tool_calls"], expanded=False)
+            st.markdown("**Response**")
+            st.write(r["response"] or "—")
+            calls = _json(r["tool_calls"]) or []
+            if calls:
+                st.markdown("**Tool calls** (arguments and the result your code returned)")
+                for c in calls:
+                    st.markdown(f"`{c.get('name')}`" + (f" · error: {c['error']}" if c.get("error") else ""))
+                    st.json({"arguments": c.get("arguments"), "result": c.get("result")}, expanded=False)
+        with tab_prompt:
+            st.write(f"Prompt **{inv['prompt_name'] or '—'}** version **{inv['prompt_version'] or '—'}**")
+            st.markdown("**Rendered system prompt**")
+            st.code(inv["system_prompt"] or "—", language=None)
+            st.markdown("**Variables**")
+            st.json(_json(inv["variables"]) or {})
+            st.markdown("**System variables**")
+            st.json(_json(inv["system_variables"]) or {})
+        with tab_cost:
+            c = st.columns(4)
+            c[0].metric("Stop reason", r["stop_reason"] or "—")
+            c[1].metric("Input tokens", fmt.tokens(r["input_tokens"]))
+            c[2].metric("Output tokens", fmt.tokens(r["output_tokens"]))
+            c[3].metric("Cost", fmt.money(r["cost_usd"]))
+            c = st.columns(4)
+            c[0].metric("Cache read", fmt.tokens(r["cache_read_tokens"]))
+            c[1].metric("Cache creation", fmt.tokens(r["cache_write_tokens"]))
+            c[2].metric("Reasoning", fmt.tokens(r["reasoning_tokens"]))
+            c[3].metric("Latency", fmt.ms(r["latency_ms"]))
+            st.caption(f"Price source: {r['price_source'] or 'none (unpriced model: no cost is recorded)'}")
+        with tab_meta:
+            st.json({"trigger": inv["trigger"], "user_id": inv["user_id"], "task_id": inv["task_id"],
+                     "session_id": inv["session_id"], "model": r["model"], "provider": r["provider"],
+                     "status": r["status"], "error_type": r["error_type"], "error_message": r["error_message"],
+                     "started_at": fmt.when(r["started_at"], tz), "ended_at": fmt.when(r["ended_at"], tz),
+                     "time_to_first_token": fmt.ms(r["ttft_ms"]), "timezone": tz})
+            st.markdown("**Raw request parameters** (secrets redacted before storage)")
+            st.json(_json(r["request_params"]) or {})
+            st.markdown("**Raw provider usage**")
+            st.json(_json(r["raw_usage"]) or {})
+
+if t["attachments"]:
+    st.subheader("Attachments")
+    for i, a in enumerate(t["attachments"]):
+        c = st.columns([3, 2, 1, 1, 2, 2])
+        c[0].write(a["filename"])
+        c[1].write(a["media_type"])
+        c[2].write(fmt.tokens(a.get("size")) + " B" if a.get("size") is not None else "—")
+        c[3].write(a["source"])
+        c[4].code((a.get("sha256") or "—")[:12], language=None)
+        if a.get("url"):
+            c[5].markdown(f"[{a['url']}]({a['url']})")
+        elif a.get("uri"):
+            try:
+                c[5].download_button("Download", data.read_attachment(a["uri"]), file_name=a["filename"],
+                                     mime=a["media_type"], key=f"att-{i}")
+            except Exception as exc:  # a missing mirror is shown, not raised
+                c[5].write(f"unavailable: {exc}")
+        else:
+            c[5].write(f"not mirrored: {a.get('error') or ''}")
+
+if t["memory_context"]:
+    st.subheader("Memory: the history the model saw")
+    for m in t["memory_context"]:
+        with st.chat_message(m.get("role", "user")):
+            st.write(m.get("content"))
+            if m.get("invocation_id"):
+                st.page_link("pages/trace.py", label="from this run",
+                             query_params={"tenant": tenant, "id": m["invocation_id"]})
+_ = pl

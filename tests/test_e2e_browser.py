@@ -1,0 +1,138 @@
+"""End to end in a real browser: streamlit run app.py over a demo lake, driven by Playwright.
+
+Uses Debian's chromium (``/usr/bin/chromium``; ``.ci/run`` installs it). Opens every
+page, goes from Invocations to a Trace, opens the four round tabs, downloads a
+report, fails on any exception Streamlit shows, and saves a screenshot of each
+page under ``test-artifacts/``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from recorder import Recorder
+from recorder.demo import record_demo
+from tests.conftest import free_port
+
+pytestmark = pytest.mark.browser
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ART = os.path.join(ROOT, "test-artifacts")
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def dashboard(tmp_path_factory):
+    if not os.path.exists(CHROMIUM):
+        pytest.fail("chromium is not installed: run `apt-get install -y chromium` (.ci/run does)")
+    lake = str(tmp_path_factory.mktemp("e2e") / "lake")
+    rec = Recorder(lake=lake)
+    record_demo(rec, tenants=2, days=5, seed=11, runs_per_day=30, today=dt.datetime.now(dt.UTC).date(),
+                key="e2e", progress=False)
+    rec.shutdown()
+    port = free_port()
+    env = {**os.environ, "INVLOG_LAKE": lake}
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+                             "--server.address", "127.0.0.1", "--server.headless", "true",
+                             "--browser.gatherUsageStats", "false"], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(150):
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).status == 200:
+                break
+        except OSError:
+            time.sleep(0.2)
+    else:
+        proc.kill()
+        pytest.fail("streamlit did not start: " + proc.stdout.read().decode(errors="replace")[-2000:])
+    yield url
+    proc.terminate()
+    proc.wait(10)
+
+
+@pytest.fixture(scope="module")
+def page(dashboard):
+    from playwright.sync_api import sync_playwright
+
+    os.makedirs(ART, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        ctx = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+        pg = ctx.new_page()
+        pg.set_default_timeout(30_000)
+        yield pg
+        browser.close()
+
+
+def _settle(pg, text: str) -> None:
+    pg.get_by_text(text, exact=False).first.wait_for()
+    pg.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=30_000)
+    time.sleep(0.5)
+    errors = pg.locator('[data-testid="stException"]')
+    assert errors.count() == 0, errors.first.inner_text()
+    assert pg.get_by_text("Page not found").count() == 0  # a shared link must open its page cleanly
+
+
+def _shot(pg, name: str) -> None:
+    pg.screenshot(path=os.path.join(ART, f"{name}.png"), full_page=True)
+
+
+def test_every_page_trace_tabs_and_report_download(dashboard, page):
+    pg = page
+    pg.goto(f"{dashboard}/overview?tenant=acme")
+    _settle(pg, "Total runs")
+    assert pg.get_by_text("Cost today").count() >= 1
+    _shot(pg, "overview")
+
+    pg.goto(f"{dashboard}/cost_trends?tenant=acme&split=model&grain=day")
+    _settle(pg, "Cost per day")
+    pg.locator(".js-plotly-plot").first.wait_for()
+    _shot(pg, "cost-trends")
+
+    pg.goto(f"{dashboard}/agents?tenant=acme")
+    _settle(pg, "Cost by agent")
+    _shot(pg, "agents")
+
+    pg.goto(f"{dashboard}/invocations?tenant=acme")
+    _settle(pg, "matching invocations")
+    _shot(pg, "invocations")
+    pg.get_by_role("button", name="Open trace").click()
+    pg.wait_for_url("**/trace?*")
+    _settle(pg, "Round 0")
+    assert "id=" in pg.url and "tenant=acme" in pg.url
+    first = pg.locator('[data-testid="stExpander"]').first
+    if first.get_attribute("open") is None and not first.locator('[role="tab"]').first.is_visible():
+        first.locator("summary").click()
+    for tab in ("Request / Response", "Prompt", "Cost breakdown", "Metadata"):
+        first.get_by_role("tab", name=tab).click()
+        time.sleep(0.3)
+        assert first.get_by_role("tabpanel").first.is_visible()
+    assert pg.get_by_text("Raw request parameters").first.is_visible()
+    _shot(pg, "trace")
+
+    pg.goto(f"{dashboard}/reports?tenant=acme")
+    _settle(pg, "Total spend")
+    with pg.expect_download() as dl:
+        pg.get_by_role("button", name="Download HTML report").click()
+    path = os.path.join(ART, "spend-report.html")
+    dl.value.save_as(path)
+    with open(path, encoding="utf-8") as f:
+        html = f.read()
+    assert "Spend report: acme" in html and "Total spend" in html
+    _shot(pg, "reports")
+
+
+def test_foreign_tenant_in_url_is_denied(dashboard, page):
+    page.goto(f"{dashboard}/invocations?tenant=not-mine")
+    page.get_by_text("Access denied").first.wait_for()
+    assert page.get_by_text("matching invocations").count() == 0

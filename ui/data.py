@@ -1,0 +1,80 @@
+"""The warehouse and its queries, cached for the dashboard.
+
+One ``Warehouse`` per lake (``st.cache_resource``, created on first use, never at
+import). Query results are cached for ``TTL`` seconds (``st.cache_data``), so a
+page rerun or a second visitor does not query again; frames are small (the
+queries aggregate or paginate, nothing sends all rows to the browser).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from typing import Any
+
+import polars as pl
+import streamlit as st
+
+from warehouse import Warehouse
+
+TTL = 30
+
+
+def lake_url() -> str:
+    return os.environ.get("INVLOG_LAKE") or "./data/lake"
+
+
+@st.cache_resource(show_spinner=False)
+def warehouse(url: str) -> Warehouse:
+    return Warehouse(url)
+
+
+def wh() -> Warehouse:
+    return warehouse(lake_url())
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def tenants(url: str) -> list[str]:
+    return warehouse(url).tenants()
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def tenant_totals(url: str, tenant: str, minute: str) -> pl.DataFrame:
+    del minute  # part of the cache key: totals are refreshed at least every minute
+    return warehouse(url).tenant_totals(tenant)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def cost_trend(url: str, tenant: str, start: dt.date, end: dt.date, grain: str, split: str | None) -> pl.DataFrame:
+    return warehouse(url).cost_trend(tenant, start, end, grain=grain, split_by=split)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def expensive_agents(url: str, tenant: str, start: dt.date, end: dt.date, top_n: int) -> pl.DataFrame:
+    return warehouse(url).expensive_agents(tenant, start, end, top_n=top_n)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def invocations(url: str, tenant: str, start: dt.date, end: dt.date, filters: tuple[tuple[str, Any], ...],
+                sort: str, limit: int, offset: int) -> tuple[pl.DataFrame, int]:
+    return warehouse(url).invocations(tenant, start, end, **dict(filters), sort=sort, limit=limit, offset=offset)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def trace(url: str, tenant: str, invocation_id: str) -> dict[str, Any] | None:
+    return warehouse(url).trace(tenant, invocation_id)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def spend_report(url: str, tenant: str, start: dt.date, end: dt.date, hour: str) -> Any:
+    del hour  # cache key: month-to-date figures move with the clock
+    return warehouse(url).spend_report(tenant, start, end)
+
+
+def read_attachment(uri: str) -> bytes:
+    lake = wh().lake
+    prefix = lake.uri("")
+    if not uri.startswith(prefix.rstrip("/")):
+        raise ValueError("attachment is not in this lake")
+    rel = uri[len(prefix.rstrip("/")) + 1 :]
+    return lake.read(rel)

@@ -1,0 +1,106 @@
+"""Page state in the URL's query parameters, so any view can be linked and shared.
+
+The tenant is checked against the user's allowed tenants on every run: a URL (or
+session state) naming a foreign tenant gets "access denied", never its data.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import streamlit as st
+
+from ui import access, data
+from ui.fmt import TIMEZONES
+from warehouse.errors import CorruptPartError
+
+NAV = [("pages/overview.py", "Overview"), ("pages/cost_trends.py", "Cost trends"), ("pages/agents.py", "Agents"),
+       ("pages/invocations.py", "Invocations"), ("pages/trace.py", "Trace"), ("pages/reports.py", "Reports")]
+
+
+def param(name: str, default: str | None = None) -> str | None:
+    value = st.query_params.get(name)
+    return value if value not in (None, "") else default
+
+
+def set_params(**values: Any) -> None:
+    for k, v in values.items():
+        if v in (None, ""):
+            if k in st.query_params:
+                del st.query_params[k]
+        else:
+            st.query_params[k] = str(v)
+
+
+def date_param(name: str, default: dt.date) -> dt.date:
+    try:
+        return dt.date.fromisoformat(param(name) or "")
+    except ValueError:
+        return default
+
+
+def today() -> dt.date:
+    return dt.datetime.now(dt.UTC).date()
+
+
+def sidebar() -> tuple[str, str]:
+    """Tenant and time zone pickers; returns (tenant, tz). Stops the page when there is nothing to show."""
+    access.require_login()
+    try:
+        lake_tenants = data.tenants(data.lake_url())
+    except Exception as exc:  # an unreachable lake: say so, no traceback
+        st.error(f"Cannot read the lake at {data.lake_url()}: {exc}")
+        st.stop()
+    allowed = access.allowed_tenants(lake_tenants)
+    wanted = param("tenant")
+    if wanted is not None and wanted not in allowed:
+        st.error(f"Access denied: you cannot see tenant {wanted!r}.")
+        st.stop()
+    if not lake_tenants:
+        st.info(f"The lake at {data.lake_url()} has no invocations yet. Record some with `agent.run()`, or run "
+                "`make run`, which records demo data into an empty lake.")
+        st.stop()
+    if not allowed:
+        st.warning("Your account has no tenants. Ask an administrator to grant access in the dashboard's secrets.")
+        st.stop()
+    tenant = st.sidebar.selectbox("Tenant", allowed, index=allowed.index(wanted) if wanted in allowed else 0)
+    keep = {"tenant": tenant, **({"tz": param("tz")} if param("tz") else {})}
+    with st.sidebar:
+        st.markdown("### Invocation Logs")
+        for path, label in NAV:
+            st.page_link(path, label=label, query_params=keep)
+        st.divider()
+    tz = param("tz", "UTC")
+    tz = st.sidebar.selectbox("Time zone", TIMEZONES, index=TIMEZONES.index(tz) if tz in TIMEZONES else 0,
+                              help="Times are shown in this zone; days and hours are bucketed in UTC.")
+    set_params(tenant=tenant, tz=None if tz == "UTC" else tz)
+    st.sidebar.caption(f"Lake: `{data.lake_url()}` · user: {access.current_user()}")
+    return tenant, tz
+
+
+def period(default_days: int = 30, key: str = "period") -> tuple[dt.date, dt.date]:
+    end_default = today()
+    start = date_param("from", end_default - dt.timedelta(days=default_days - 1))
+    end = date_param("to", end_default)
+    picked = st.date_input("Period (UTC days)", (start, end), key=key, max_value=end_default + dt.timedelta(days=1))
+    if isinstance(picked, tuple | list) and len(picked) == 2:
+        start, end = picked
+    if start > end:
+        start, end = end, start
+    set_params(**{"from": start.isoformat(), "to": end.isoformat()})
+    return start, end
+
+
+def guarded(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """Run a data call; show a clear message (not a traceback) when the lake has a bad file."""
+    try:
+        return fn(*args, **kwargs)
+    except CorruptPartError as exc:
+        st.error("Some of this tenant's data cannot be read, so totals would be incomplete:\n\n"
+                 + "\n".join(f"- `{p}`" for p in exc.paths)
+                 + "\n\nRun `python -m warehouse verify` to find and quarantine bad files.")
+        st.stop()
+    except ValueError as exc:
+        st.error(str(exc))
+        st.stop()
