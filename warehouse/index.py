@@ -37,7 +37,7 @@ class Partition:
 @dataclass
 class TenantIndex:
     parts: dict[tuple[str, dt.date], Partition] = field(default_factory=dict)
-    refreshed: float = 0.0
+    refreshed: float = float("-inf")  # monotonic time starts near 0 at boot: never "fresh" at first
     generation: str | None = None
 
 
