@@ -27,9 +27,8 @@ import duckdb
 import pyarrow.parquet as pq
 
 from schema import Lake
-from warehouse import Warehouse
+from warehouse import Warehouse, sqlfiles
 from warehouse import compact as maint
-from warehouse import sqlfiles
 from warehouse.core import GRAINS, HIVE, SORTS, SPLITS
 
 TENANT = "tenant-00"

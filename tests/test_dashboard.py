@@ -140,3 +140,18 @@ def test_corrupt_file_is_a_clear_error(tmp_path, monkeypatch):
         f.write(b"garbage")
     at = app(lake, monkeypatch, tenant="acme")
     assert "cannot be read" in at.error[0].value and "zz.parquet" in at.error[0].value
+
+
+def test_cost_trend_totals_match_the_spend_report_to_the_cent(demo_lake):
+    from decimal import Decimal
+
+    from warehouse import Warehouse
+
+    wh = Warehouse(demo_lake)
+    today = dt.datetime.now(dt.UTC).date()
+    start = today - dt.timedelta(days=3)
+    report = wh.spend_report("acme", start, today).total_cost_usd
+    for grain in ("hour", "day", "week", "month"):
+        for split in (None, "agent", "model", "user", "trigger"):
+            df = wh.cost_trend("acme", start, today, grain=grain, split_by=split)
+            assert sum((c for c in df["cost_usd"].to_list() if c is not None), Decimal(0)) == report > 0
