@@ -353,3 +353,32 @@ def test_queries_on_s3(make_recorder, s3_lake):
     assert wh.trace("acme", ids["B"])["rounds"].height == 2
     assert wh.invocations("acme", dt.date(2026, 11, 20), dt.date(2026, 11, 27))[1] == 4
     assert wh.spend_report("012", dt.date(2026, 11, 26), dt.date(2026, 11, 26)).total_cost_usd == D("0.00035")
+
+
+def test_verify_finds_a_flipped_byte_and_quarantines_the_file(lake, tmp_path):
+    from warehouse.__main__ import main
+    from warehouse.verify import verify
+
+    rec, _ = lake
+    assert verify(rec.lake).bad == []
+    rel = next(p for p in rec.lake.find("invocations/tenant=acme/date=2026-11-25") if p.endswith(".parquet"))
+    data = bytearray(rec.lake.read(rel))
+    import io
+
+    import pyarrow.parquet as pq
+
+    md = pq.ParquetFile(io.BytesIO(bytes(data))).metadata
+    col = next(md.row_group(0).column(i) for i in range(md.num_columns)
+               if md.row_group(0).column(i).path_in_schema == "latency_ms")
+    begin = col.dictionary_page_offset if col.has_dictionary_page else col.data_page_offset
+    data[begin + col.total_compressed_size - 2] ^= 0x55  # the last bytes of the column's page data; footer intact
+    with open(os.path.join(rec.lake.root, rel), "wb") as f:
+        f.write(bytes(data))
+    res = verify(rec.lake)
+    assert [os.path.basename(p) for p, _ in res.bad] == [os.path.basename(rel)]
+    assert main(["--lake", rec.lake.url, "verify"]) == 1
+    assert main(["--lake", rec.lake.url, "verify", "--quarantine"]) == 1
+    assert main(["--lake", rec.lake.url, "verify"]) == 0
+    assert rec.lake.find("_quarantine")  # kept aside, not deleted
+    wh = Warehouse(rec.lake.url, refresh_interval=0)
+    assert wh.tenant_totals("acme", now=NOW)["total_runs"][0] == 2  # the quarantined day's runs are gone

@@ -7,6 +7,7 @@ Commands (each takes ``--lake``, default ``INVLOG_LAKE`` or ``./data/lake``):
 * ``retention --tenant T --keep-days N [--dry-run]``: delete partitions older than N days.
 * ``delete-tenant T [--dry-run]``: delete everything stored for a tenant.
 * ``report --tenant T --from DATE --to DATE --format csv|parquet|html --out PATH``: a spend report.
+* ``verify [--tenant T] [--quarantine]``: read every part file in full (page checksums); exit 1 naming bad files.
 """
 
 from __future__ import annotations
@@ -43,6 +44,9 @@ def main(argv: list[str] | None = None) -> int:
     d = sub.add_parser("delete-tenant", help="delete everything stored for a tenant")
     d.add_argument("tenant")
     d.add_argument("--dry-run", action="store_true")
+    v = sub.add_parser("verify", help="scrub part files (page checksums, schema); exit 1 if any is bad")
+    v.add_argument("--tenant")
+    v.add_argument("--quarantine", action="store_true", help="move bad files under _quarantine/")
     p = sub.add_parser("report", help="a per-tenant spend report")
     p.add_argument("--tenant", required=True)
     p.add_argument("--from", dest="start", type=_date, required=True)
@@ -77,6 +81,16 @@ def _run(args: argparse.Namespace) -> int:
         verb = "would delete" if args.dry_run else "deleted"
         print(f"{verb} {len(gone)} folders" + "".join(f"\n  {g}" for g in gone))
         return 0
+    if args.command == "verify":
+        from warehouse.verify import verify
+
+        res = verify(lake, tenant=args.tenant, quarantine=args.quarantine, progress=True)
+        for path, reason in res.bad:
+            print(f"BAD {path}: {reason}")
+        for path in res.quarantined:
+            print(f"quarantined -> {path}")
+        print(f"checked {res.checked} part files: {len(res.bad)} bad")
+        return 1 if res.bad else 0
     from warehouse import Warehouse, report
 
     wh = Warehouse(args.lake)
