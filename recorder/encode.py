@@ -117,13 +117,14 @@ class Encoder:
         vals = [v if v is None or type(v) is str else str(v) for v in col]
         if self.hook is not None:
             vals = [None if v is None else self.hook(name, v) for v in vals]
+        vals = self._capped(name, vals, notes)  # cap first: a 100 MiB prompt is never scanned whole
         present = [v for v in vals if v is not None]
         if present:
             # One scan over the whole column (C speed); per-value redaction only when it finds something.
             blob = "\x00".join(present)
             if redact_text(blob) != blob:
                 vals = [None if v is None else redact_text(v) for v in vals]
-        return _utf8(self._capped(name, vals, notes))
+        return _utf8(vals)
 
     def table(self, table: str, rows: Sequence[tuple[Any, ...]]) -> pa.Table:
         schema = TABLES[table]

@@ -27,6 +27,7 @@ import pyarrow as pa
 from recorder import parts
 from recorder.attachments import mirror
 from recorder.encode import Encoder
+from recorder.redact import redact_text
 from recorder.spool import Segment, encode_frame, orphans
 from schema import INVOCATIONS, Lake, new_part_id
 
@@ -312,7 +313,8 @@ class Flusher:
         now = time.monotonic()
         if now - self._last_log.get(key, -1e9) >= 10.0:
             self._last_log[key] = now
-            log.warning(msg, *args, exc_info=exc)
+            # storage errors can quote signed URLs or keys: the log gets the same redaction as the lake
+            log.warning("%s", redact_text(msg % args if args else msg), exc_info=exc)
 
     def _after_fork(self) -> None:
         # The parent's segments stay locked by the parent's descriptors; closing ours keeps its lock.

@@ -217,13 +217,14 @@ def test_threads_and_asyncio_follow_their_own_invocation(make_recorder):
 
 def test_queue_full_drops_are_counted_and_flush_says_so(make_recorder):
     rec = make_recorder(max_queue=2, spool_interval=30)
-    for _ in range(5):
+    for _ in range(50):
         with rec.invocation(**INV):
             pass
     stats = rec.stats()
-    assert stats["dropped_queue_full"] == 3 and stats["enqueued"] == 2
+    # a full queue wakes the flusher, so how many fit depends on timing; the accounting may not
+    assert stats["dropped_queue_full"] >= 1 and stats["dropped_queue_full"] + stats["enqueued"] == 50
     assert rec.flush() is False  # records were dropped since the last flush
-    assert len(rows(rec.lake, "invocations")) == 2
+    assert len(rows(rec.lake, "invocations")) == rec.stats()["enqueued"] == rec.stats()["written_invocations"]
     assert rec.flush() is True
 
 
