@@ -124,9 +124,9 @@ def two_tenants(tmp_path_factory):
     return lake
 
 
-NASTY = st.lists(st.sampled_from(list("'\";-–/*%_\\()=<>|&$?{}[]x1 \n\x00") + [
-    "union", "select", "or 1=1", "victim", "acme", "' or tenant = 'victim", "--", "drop table"]),
-    max_size=12).map("".join)
+NASTY = st.lists(st.sampled_from([*"'\";-–/*%_\\()=<>|&$?{}[]x1 \n\x00",
+                                  "union", "select", "or 1=1", "victim", "acme", "' or tenant = 'victim", "--",
+                                  "drop table"]), max_size=12).map("".join)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
