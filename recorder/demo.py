@@ -100,8 +100,9 @@ def record_demo(rec: Recorder, *, tenants: int, days: int, seed: int, runs_per_d
             # business-hours-heavy arrivals, never in the future
             secs = min(86_399, max(0, int(crng.gauss(14 * 3600, 4 * 3600))))
             start = dt.datetime.combine(day, dt.time(), dt.UTC) + dt.timedelta(seconds=secs)
-            if start > now:
-                start = now - dt.timedelta(seconds=crng.randint(60, 3600))
+            if start > now:  # today's runs happen between midnight and now (UTC), never in the future
+                day_start = dt.datetime.combine(day, dt.time(), dt.UTC)
+                start = day_start + (now - day_start) * crng.random()
             clock = SimClock(start)
             name, _, _, _, trigger, _, template = crng.choices(PROFILES, weights=[p[5] for p in PROFILES])[0]
             msg = template.format(n=crng.randint(1000, 9999), amt=crng.choice([20, 75, 450]),

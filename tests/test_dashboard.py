@@ -135,8 +135,8 @@ def test_corrupt_file_is_a_clear_error(tmp_path, monkeypatch):
     rec = Recorder(lake=lake)
     record_demo(rec, tenants=1, days=1, seed=1, runs_per_day=5, key="c", progress=False)
     rec.shutdown()
-    day = dt.datetime.now(dt.UTC).date().isoformat()
-    with open(os.path.join(lake, "invocations", "tenant=acme", f"date={day}", "zz.parquet"), "wb") as f:
+    folder = sorted(os.listdir(os.path.join(lake, "invocations", "tenant=acme")))[-1]
+    with open(os.path.join(lake, "invocations", "tenant=acme", folder, "zz.parquet"), "wb") as f:
         f.write(b"garbage")
     at = app(lake, monkeypatch, tenant="acme")
     assert "cannot be read" in at.error[0].value and "zz.parquet" in at.error[0].value

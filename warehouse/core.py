@@ -200,8 +200,9 @@ class Warehouse:
             raise ValueError("invocation_id: expected an id string")
         when = _id_time(invocation_id)
         s = e = None
-        if when is not None:  # ids start with their start time: open only that day (and its neighbours)
-            s, e = when - dt.timedelta(days=1), when + dt.timedelta(days=2)
+        if when is not None:  # ids start with the invocation's start time, which picks its partition
+            s = dt.datetime.combine(when.date(), dt.time(), dt.UTC)
+            e = s + dt.timedelta(days=1)
         params = {"tenant": tenant, "invocation_id": invocation_id}
         inv = self._run("trace_invocation", {**params, "inv_files": self._files("invocations", tenant, s, e)})
         if inv.height == 0:
