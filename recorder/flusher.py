@@ -277,12 +277,14 @@ class Flusher:
                 return
             self._backoff = 0.25
             self._backlog.pop(0)
-            self._count_written(written)
             self.counters["spool_lost_bytes"] += data.lost_bytes
             self.counters["spool_bad_frames"] += data.bad_frames
-            if seg.items == 0:  # an orphan replayed from a dead process
+            if seg.items == 0:  # an orphan replayed from a dead process: not this process's records
                 self.counters["replayed_segments"] += 1
-                self.counters["replayed_invocations"] += sum(t.num_rows for t in data.invocations)
+                self.counters["replayed_invocations"] += written[0]
+                self.counters["parts_written"] += written[2]
+            else:
+                self._count_written(written)
             self._mark_done(seg.items)
 
     def _replay_orphans(self) -> None:

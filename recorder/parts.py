@@ -42,7 +42,7 @@ def _partitions(table: pa.Table) -> dict[tuple[str, int], list[int]]:
 
 def publish(lake: Lake, part_id: str, invocations: Sequence[pa.Table], rounds: Sequence[pa.Table],
             already_published: Callable[[str], bool] | None = None) -> tuple[int, int, int]:
-    """Write the batch's part files; returns (invocations, rounds, files) newly written."""
+    """Write the batch's part files; returns (invocations, rounds) now in the lake and files newly written."""
     exists = already_published or lake.exists
     counts = {"invocations": 0, "rounds": 0}
     files = 0
@@ -57,7 +57,8 @@ def publish(lake: Lake, part_id: str, invocations: Sequence[pa.Table], rounds: S
         for (tenant, day), idx in sorted(_partitions(table).items()):
             date = _EPOCH + dt.timedelta(days=day)
             rel = f"{partition_path(name, tenant, date)}/{part_id}.parquet"
-            if exists(rel):
+            if exists(rel):  # published by an earlier attempt (maybe one whose reply was lost): persisted
+                counts[name] += len(idx)
                 continue
             part = table.take(pa.array(idx, pa.int64())).drop_columns(list(PARTITION_KEYS))
             lake.put(rel, parquet_bytes(part.cast(_FILE_SCHEMAS[name])))
