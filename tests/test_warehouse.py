@@ -382,3 +382,39 @@ def test_verify_finds_a_flipped_byte_and_quarantines_the_file(lake, tmp_path):
     assert rec.lake.find("_quarantine")  # kept aside, not deleted
     wh = Warehouse(rec.lake.url, refresh_interval=0)
     assert wh.tenant_totals("acme", now=NOW)["total_runs"][0] == 2  # the quarantined day's runs are gone
+
+
+def test_older_schema_files_still_read_and_wrongly_typed_rows_are_refused(lake):
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from recorder import parts
+
+    rec, _ = lake
+    rel = next(p for p in rec.lake.find("invocations/tenant=acme/date=2026-11-26") if p.endswith(".parquet"))
+    old = pq.read_table(io.BytesIO(rec.lake.read(rel))).drop_columns(["truncated", "ttft_ms"])  # an older writer
+    sink = pa.BufferOutputStream()
+    pq.write_table(old, sink)
+    rec.lake.put(rel, sink.getvalue().to_pybytes())  # replace the part with its older-schema twin
+    wh = Warehouse(rec.lake.url, refresh_interval=0)
+    assert wh.spend_report("acme", dt.date(2026, 11, 26), dt.date(2026, 11, 26)).total_cost_usd == D("0.01")
+    assert wh.trace("acme", wh.invocations("acme", dt.date(2026, 11, 26), dt.date(2026, 11, 26))[0][
+        "invocation_id"][0])["invocation"]["ttft_ms"] is None
+    bad = pa.table({"invocation_id": ["x"], "tenant": ["acme"], "date": [dt.date(2026, 11, 26)],
+                    "cost_usd": ["not money"]})
+    with pytest.raises((pa.ArrowInvalid, pa.ArrowTypeError, ValueError, KeyError)):
+        parts.publish(rec.lake, "wrongly-typed", [bad], [])
+    assert not [p for p in rec.lake.find("invocations") if "wrongly-typed" in p]
+
+
+def test_stale_temp_files_of_a_killed_writer_are_cleaned(lake):
+    rec, _ = lake
+    folder = os.path.join(rec.lake.root, "invocations", "tenant=acme", "date=2026-11-25")
+    tmp = os.path.join(folder, ".part.parquet.tmp-123-abcd")
+    with open(tmp, "wb") as f:
+        f.write(b"half a file")
+    assert Warehouse(rec.lake.url).tenant_totals("acme", now=NOW)["total_runs"][0] == 4  # invisible to readers
+    maint.cleanup(rec.lake, "invocations", "acme", dt.date(2026, 11, 25), grace_seconds=0)
+    assert not os.path.exists(tmp)

@@ -159,6 +159,11 @@ def cleanup(lake: Lake, table: str, tenant: str, date: dt.date, *, grace_seconds
     names = {_name(e) for e in entries}
     deleted = 0
     now = dt.datetime.now(dt.UTC)
+    for e in entries:  # temp files of a writer killed mid-write: never visible, removed once stale
+        n = _name(e)
+        mtime = e.get("mtime") or e.get("created")
+        if n.startswith(".") and ".tmp-" in n and mtime and now.timestamp() - float(mtime) >= grace_seconds:
+            lake.fs.rm(lake.path(f"{rel}/{n}"))
     for mname, m in _markers(lake, rel, names):
         try:
             age = (now - dt.datetime.fromisoformat(m["created_at"])).total_seconds()

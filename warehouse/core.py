@@ -119,7 +119,9 @@ class Warehouse:
         paths, bad, _ = self.index.files(table, tenant, d0, d1)
         if bad:
             raise CorruptPartError(tenant, bad)
-        return paths or [self._empty[table]]
+        # The empty file carries the current schema: with union_by_name, part files written by an
+        # older version read with every current column (missing ones as NULL), and an empty list works.
+        return [*paths, self._empty[table]]
 
     def _run(self, name: str, params: dict[str, Any], **slots: str) -> pl.DataFrame:
         sql = sqlfiles.render(name, **slots) if slots else sqlfiles.load(name)
