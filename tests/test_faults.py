@@ -102,6 +102,7 @@ def _writer_process(lake: str, seed: int, emitted, acked, per_thread: int) -> No
                                 clock=clock) as inv, inv.round() as r:
                 r.set_response("ok", usage=USAGE)
             since_ack += 1
+            time.sleep(0.01)  # spread the writes over seconds, so compaction and queries race them
             if n % 10 == 9 and rec.flush(timeout=30):  # everything this thread recorded is now in the lake
                 with acked.get_lock():
                     acked.value += since_ack
@@ -122,14 +123,14 @@ def test_four_processes_four_threads_with_compaction_and_queries(tmp_path):
     lake = str(tmp_path / "lake")
     ctx = mp.get_context("fork")
     emitted, acked = ctx.Value("q", 0), ctx.Value("q", 0)
-    per_thread = 60
+    per_thread = 100
     procs = [ctx.Process(target=_writer_process, args=(lake, s, emitted, acked, per_thread)) for s in range(4)]
     for p in procs:
         p.start()
     day = dt.date(2026, 11, 20)
     wh = Warehouse(lake, refresh_interval=0)
     checks, violations, previous = 0, [], 0
-    while any(p.is_alive() for p in procs):
+    while any(p.is_alive() for p in procs) or checks < 3:
         if os.path.exists(os.path.join(lake, "invocations")):
             maint.compact(Lake(lake), tenant="acme", before=day + dt.timedelta(days=1), grace_seconds=2)
         lower = acked.value  # acknowledged before the query: must be visible
