@@ -108,11 +108,8 @@ if t["attachments"]:
         if a.get("url"):
             c[5].markdown(f"[{a['url']}]({a['url']})")
         elif a.get("uri"):
-            try:
-                c[5].download_button("Download", data.read_attachment(a["uri"]), file_name=a["filename"],
-                                     mime=a["media_type"], key=f"att-{i}")
-            except Exception as exc:  # a missing mirror is shown, not raised
-                c[5].write(f"unavailable: {exc}")
+            c[5].download_button("Download", lambda uri=a["uri"]: data.read_attachment(uri), file_name=a["filename"],
+                                 mime=a["media_type"], key=f"att-{i}", on_click="ignore")  # read when clicked
         else:
             c[5].write(f"not mirrored: {a.get('error') or ''}")
 
