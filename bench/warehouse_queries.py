@@ -86,19 +86,25 @@ def native(lake: str, today: dt.date, iid: str) -> dict[str, object]:
                                           split=SPLITS["agent"], splits="select distinct split from src"),
         "top agents, 90 days": q("expensive_agents", {"tenant": TENANT, "start": day(today - dt.timedelta(days=89)),
                                                       "end": day(today + dt.timedelta(days=1)), "top_n": 10}),
-        "errors in the last 24 h": q("invocations", {"tenant": TENANT, "start": now - dt.timedelta(hours=24),
-                                                     "end": now, "status": "Failed", "limit": 50, "offset": 0,
-                                                     **filters}, order_by=SORTS["time"]),
+        "errors in the last 24 h": page(q, {"tenant": TENANT, "start": now - dt.timedelta(hours=24), "end": now,
+                                            "status": "Failed", **filters}, "time"),
         "tenant totals": q("tenant_totals", {"tenant": TENANT, "day_start": day_start,
                                              "now_excl": now + dt.timedelta(microseconds=1)}),
-        "invocations page (cost sort, 7 days)": q("invocations", {
+        "invocations page (cost sort, 7 days)": page(q, {
             "tenant": TENANT, "start": day(today - dt.timedelta(days=6)), "end": day(today + dt.timedelta(days=1)),
-            "status": None, "limit": 50, "offset": 0, **filters}, order_by=SORTS["cost"]),
+            "status": None, **filters}, "cost"),
         "trace": lambda: (con.execute(sqlfiles.load("trace_invocation"), {"inv_files": [], "tenant": TENANT,
                                                                           "invocation_id": iid}).fetchall(),
                           con.execute(sqlfiles.load("trace_rounds"), {"round_files": [], "tenant": TENANT,
                                                                       "invocation_id": iid}).fetchall()),
     }
+
+
+def page(q, params: dict, sort: str):
+    """The list query and its count, as ``Warehouse.invocations`` runs them."""
+    rows_q = q("invocations", {**params, "limit": 50, "offset": 0}, order_by=SORTS[sort])
+    count_q = q("invocations_count", params)
+    return lambda: (rows_q(), count_q())
 
 
 def fragment_copy(src: str, dst: str, fragments: int, today: dt.date) -> None:

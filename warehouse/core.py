@@ -188,13 +188,11 @@ class Warehouse:
                 raise ValueError(f"{k}: expected a string of at most 500 characters")
         cost = None if min_cost in (None, "") else Decimal(str(min_cost))
         s, e = _range(start, end)
-        df = self._run("invocations", {"tenant": tenant, "inv_files": self._files("invocations", tenant, s, e),
-                                       "start": s, "end": e, "min_cost": cost, "limit": limit, "offset": offset,
-                                       **filters}, order_by=SORTS[sort])
-        total = int(df["total_count"][0]) if df.height else 0
-        if not df.height and offset:
-            total = self.invocations(tenant, start, end, **filters, min_cost=min_cost, limit=1)[1]  # type: ignore[arg-type]
-        return df.drop("total_count"), total
+        params = {"tenant": tenant, "inv_files": self._files("invocations", tenant, s, e), "start": s, "end": e,
+                  "min_cost": cost, **filters}
+        df = self._run("invocations", {**params, "limit": limit, "offset": offset}, order_by=SORTS[sort])
+        total = int(self._run("invocations_count", params)["total_count"][0])
+        return df, total
 
     def trace(self, tenant: str, invocation_id: str) -> dict[str, Any] | None:
         """The invocation, its rounds in order, attachments and memory context; None if not found."""
