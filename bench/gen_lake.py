@@ -24,6 +24,7 @@ import pyarrow.parquet as pq
 from recorder.encode import picos_to_decimal
 from recorder.providers.offline import _trace
 from schema import INVOCATIONS, ROUNDS, file_schema
+from warehouse.compact import ROW_GROUP
 
 AGENTS = np.array(["support-bot", "research-agent", "etl-summarizer", "router", "triage", "billing-bot"])
 MODELS = np.array(["gpt-4o-mini", "gpt-4o", "gpt-4o", "gpt-4o-mini", "gpt-4o-mini", "gpt-4o"])
@@ -116,7 +117,8 @@ def write_parts(out: str, table: str, tenant: str, day: dt.date, t: pa.Table, pi
     for k in range(pieces):
         part = t.slice(k * step, step)
         if part.num_rows or k == 0:
-            pq.write_table(part, os.path.join(folder, f"{k:05d}-bench.parquet"), compression="zstd")
+            pq.write_table(part, os.path.join(folder, f"{k:05d}-bench.parquet"), compression="zstd",
+                           row_group_size=ROW_GROUP, write_page_checksum=True)  # as compaction writes them
 
 
 def main() -> None:

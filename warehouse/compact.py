@@ -32,6 +32,9 @@ from schema.layout import COMPACTED_PREFIX, bump_generation
 
 TABLE_SCHEMAS = {"invocations": file_schema(INVOCATIONS), "rounds": file_schema(ROUNDS)}
 Step = Callable[[str], None]
+# Row groups of 16k rows: min/max statistics let DuckDB skip most of a day's file when it looks
+# up one invocation (a trace took half the time), at a negligible cost to full scans.
+ROW_GROUP = 16_384
 
 
 @dataclass
@@ -127,7 +130,8 @@ def compact_partition(lake: Lake, table: str, tenant: str, date: dt.date, *, tar
                                          else t for t in _upgrade(tables, table)])
         merged_table = merged_table.sort_by([("started_at", "ascending")])
         sink = pa.BufferOutputStream()
-        pq.write_table(merged_table, sink, compression="zstd", write_page_checksum=True, row_group_size=256_000)
+        pq.write_table(merged_table, sink, compression="zstd", write_page_checksum=True,
+                       row_group_size=ROW_GROUP)
         lake.put(f"{rel}/{merged}", sink.getvalue().to_pybytes())
         if step:
             step("merged")
