@@ -93,8 +93,10 @@ class PriceBook:
         self._cache: dict[tuple[str, str, str, int], Price | None] = {}
         try:
             import genai_prices
+            from genai_prices import data_snapshot
 
             self._gp_version = genai_prices.__version__
+            data_snapshot.get_snapshot()  # load the price table now (~40 ms), not inside the first agent run
         except ImportError:  # pragma: no cover - genai-prices is a pinned requirement
             self._gp_version = None
 
