@@ -1,5 +1,6 @@
 """Cost trends: stacked cost by agent, model, provider, user or trigger, with a matching table."""
 
+import datetime as dt
 from decimal import Decimal
 
 import polars as pl
@@ -24,7 +25,7 @@ cumulative = st.toggle("Cumulative", value=state.param("cum") == "1")
 state.set_params(grain=grain, split=split, chart=kind, cum="1" if cumulative else None)
 if grain == "hour" and (end - start).days > 31:
     st.warning("Hourly grain is limited to 31 days; showing the last 31 days of the period.")
-    start = end - __import__("datetime").timedelta(days=30)
+    start = end - dt.timedelta(days=30)
 
 with st.spinner("Querying the lake…"):
     df = state.guarded(data.cost_trend, data.lake_url(), tenant, start, end, grain, None if split == "none" else split)

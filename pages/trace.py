@@ -2,7 +2,6 @@
 
 import json
 
-import polars as pl
 import streamlit as st
 
 from ui import data, fmt, state
@@ -121,4 +120,3 @@ if t["memory_context"]:
             if m.get("invocation_id"):
                 st.page_link("pages/trace.py", label="from this run",
                              query_params={"tenant": tenant, "id": m["invocation_id"]})
-_ = pl

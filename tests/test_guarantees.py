@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import logging
 import os
+import re
 import subprocess
 import sys
 import uuid
@@ -155,7 +156,7 @@ def test_hostile_grain_split_sort_and_tenant_are_validation_errors(two_tenants, 
                        "cost", "latency", "tokens", "oldest"):
             with pytest.raises(ValueError):
                 call()
-    if bad not in ("acme", "victim") and not __import__("re").fullmatch(r"[a-z0-9][a-z0-9_-]{0,62}", bad):
+    if bad not in ("acme", "victim") and not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,62}", bad):
         with pytest.raises(ValueError, match="tenant"):
             wh.tenant_totals(bad)
 

@@ -11,6 +11,7 @@ downloaded here, and this keeps one set of credentials).
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import tempfile
 import threading
@@ -20,7 +21,6 @@ from typing import Any
 
 import duckdb
 import polars as pl
-import pyarrow as pa
 import pyarrow.parquet as pq
 
 from schema import INVOCATIONS, ROUNDS, Lake, file_schema, validate_tenant
@@ -89,10 +89,9 @@ class Warehouse:
         if not self.lake.is_local:
             self._con.register_filesystem(self.lake.fs)
         self._empty = self._empty_files()
-        for name, source in (("inv_src", "invocations"), ("rounds_src", "rounds")):
+        for name in ("inv_src", "rounds_src"):
             self._con.execute(f"create or replace macro {name}(files) as table "  # our own constants only
                               f"select * from read_parquet(files, {HIVE})")
-            del source
         self._local = threading.local()
 
     def _empty_files(self) -> dict[str, str]:
@@ -209,8 +208,6 @@ class Warehouse:
             return None
         rounds = self._run("trace_rounds", {**params, "round_files": self._files("rounds", tenant, s, e)})
         row = inv.row(0, named=True)
-        import json
-
         return {"invocation": row, "rounds": rounds,
                 "attachments": json.loads(row["attachments"]) if row.get("attachments") else [],
                 "memory_context": json.loads(row["memory_context"]) if row.get("memory_context") else []}
@@ -257,5 +254,3 @@ def _id_time(invocation_id: str) -> dt.datetime | None:
         return None
     return dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=us)
 
-
-_ = pa  # pyarrow is imported for its side effect of registering Arrow types with Polars
