@@ -243,7 +243,8 @@ def test_s3_503_stalls_and_resets_never_hold_the_agent(moto_s3):
               f"publish_errors={s['publish_errors']} worst_record_call_ms={worst * 1000:.1f} "
               f"faults={dict(proxy.requests)}")
         assert len(stored) == emitted and len({x["invocation_id"] for x in stored}) == emitted
-        assert s["publish_errors"] >= 1 and all(proxy.requests[m] for m in ("503", "slow", "reset"))
+        # every kind of fault was served (whether s3fs's own retries absorbed one or our backoff did varies)
+        assert all(proxy.requests[m] for m in ("503", "slow", "reset"))
         assert worst < 0.1  # a guarantee, not a benchmark: no run is held by recording for 100 ms
     finally:
         rec.shutdown(timeout=5)
