@@ -58,7 +58,8 @@ class Recorder:
                  max_queue: int = 10_000, batch_size: int = 512,
                  spool_interval: float = 0.1, publish_interval: float = 10.0,
                  max_segment_bytes: int = 64 << 20, max_field_bytes: int = 1 << 20,
-                 max_attachment_bytes: int = 100 << 20, fsync: bool = True, flush_timeout: float = 30.0):
+                 max_attachment_bytes: int = 100 << 20, fsync: bool = True, flush_timeout: float = 30.0,
+                 encoder_process: bool = False):
         for name, val, integer in (("max_queue", max_queue, True), ("batch_size", batch_size, True),
                                    ("spool_interval", spool_interval, False),
                                    ("publish_interval", publish_interval, False),
@@ -76,6 +77,7 @@ class Recorder:
             max_queue=max_queue, batch_size=batch_size, spool_interval=spool_interval,
             publish_interval=publish_interval, max_segment_bytes=max_segment_bytes,
             max_attachment_bytes=max_attachment_bytes, fsync=fsync, flush_timeout=flush_timeout,
+            encoder_process=encoder_process,
         )
         self._flusher._start()  # replays what an earlier process left in the spool
         self._submit: Callable[[Any], None] = self._flusher.submit

@@ -105,9 +105,10 @@ class Encoder:
             return [None if v is None else self._cap(v, name, r, notes) for r, v in enumerate(vals)]
         return vals
 
-    def _json_column(self, name: str, col: Sequence[Any], notes: dict[int, dict[str, Any]],
-                     memo: set[int]) -> pa.Array:
-        vals = list(col)
+    def _json_column(self, name: str, col: Sequence[Any], notes: dict[int, dict[str, Any]]) -> pa.Array:
+        vals = list(col)  # keeps the hook's outputs alive while their ids are memo keys
+        # Per column: a hook's outputs die with ``vals``, so an id must not outlive this call.
+        memo: set[int] = set()  # ids of message dicts found clean
         if self.hook is not None:
             vals = [None if v is None else self.hook(name, v) for v in vals]
         out = [None if v is None else _json(redact_value(v) if _dirty(v, memo) else v) for v in vals]
@@ -131,7 +132,6 @@ class Encoder:
         json_cols = JSON_COLUMNS[table]
         columns = list(zip(*rows, strict=True)) if rows else [() for _ in schema]
         notes: dict[int, dict[str, Any]] = {}
-        memo: set[int] = set()  # ids of message dicts found clean in this batch (rows keep them alive)
         arrays: list[pa.Array | None] = []
         for field, col in zip(schema, columns, strict=True):
             name = field.name
@@ -140,7 +140,7 @@ class Encoder:
             elif name == "cost_usd":
                 arrays.append(picos_to_decimal(col))
             elif name in json_cols:
-                arrays.append(self._json_column(name, col, notes, memo))
+                arrays.append(self._json_column(name, col, notes))
             elif field.type == pa.string():
                 arrays.append(_utf8(list(col)) if name in _PLAIN else self._text_column(name, col, notes))
             else:

@@ -22,13 +22,12 @@ import weakref
 from collections import deque
 from typing import Any
 
-import pyarrow as pa
-
 from recorder import parts
 from recorder.attachments import mirror
 from recorder.encode import Encoder
+from recorder.encode_worker import EncoderProcess, WorkerError
 from recorder.redact import redact_text
-from recorder.spool import Segment, encode_frame, orphans
+from recorder.spool import Segment, encode_frame, orphans, read_frames
 from schema import INVOCATIONS, Lake, new_part_id
 
 log = logging.getLogger("invocation_logs")
@@ -39,7 +38,7 @@ COUNTERS = (
     "enqueued", "dropped_queue_full", "dropped_spool", "dropped_encode", "written_invocations",
     "written_rounds", "parts_written", "publish_errors", "spool_errors", "retries", "replayed_segments",
     "replayed_invocations", "spool_lost_bytes", "spool_bad_frames", "attachments_mirrored",
-    "attachment_errors", "internal_errors",
+    "attachment_errors", "internal_errors", "encoder_process_errors",
 )
 
 
@@ -48,12 +47,14 @@ class Flusher:
 
     def __init__(self, lake: Lake, spool_dir: str, encoder: Encoder, *, max_queue: int, batch_size: int,
                  spool_interval: float, publish_interval: float, max_segment_bytes: int,
-                 max_attachment_bytes: int, fsync: bool, flush_timeout: float):
+                 max_attachment_bytes: int, fsync: bool, flush_timeout: float, encoder_process: bool = False):
         self.lake, self.spool_dir, self.encoder = lake, spool_dir, encoder
         self.max_queue, self.batch_size = max_queue, batch_size
         self.spool_interval, self.publish_interval = spool_interval, publish_interval
         self.max_segment_bytes, self.max_attachment_bytes = max_segment_bytes, max_attachment_bytes
         self.fsync, self.flush_timeout = fsync, flush_timeout
+        # A user hook is the caller's code with the caller's state: it runs in this process.
+        self.encoder_process = encoder_process and encoder.hook is None
         os.makedirs(spool_dir, exist_ok=True)
         self._init_state(replay=True)
         _live.add(self)
@@ -73,7 +74,11 @@ class Flusher:
         self._current: Segment | None = None
         self._segment_opened = 0.0
         self._backlog: list[Segment] = []
-        self._unspooled: list[tuple[pa.Table, pa.Table, int]] = []
+        self._unspooled: list[tuple[bytes, int]] = []
+        self._worker: EncoderProcess | None = None
+        self._worker_failures = 0
+        self._inflight: deque[tuple[list[Any], list[Any], int, float]] = deque()  # sent to the helper
+        self._reply = threading.Event()
         self._retry_at = 0.0
         self._backoff = 0.25
         self._replayed = not replay
@@ -138,7 +143,8 @@ class Flusher:
         return self._idle()
 
     def _idle(self) -> bool:
-        return not self._queue and not self._backlog and not self._unspooled and self._current is None
+        return (not self._queue and not self._backlog and not self._unspooled and not self._inflight
+                and self._current is None)
 
     def stats(self) -> dict[str, int]:
         with self._lock:
@@ -160,6 +166,8 @@ class Flusher:
                 self._thread.start()
 
     def _run(self) -> None:
+        if self.encoder_process:
+            self._start_worker()
         try:
             self._replay_orphans()
         except Exception:
@@ -179,18 +187,25 @@ class Flusher:
                 self._cond.notify_all()
             if stopping and not self._queue:
                 break
+        if self._inflight:
+            self._collect()
+        if self._worker is not None:
+            self._worker.close()
+            self._worker = None
 
     def _cycle(self, *, force: bool) -> None:
         with self._lock:
             items = list(self._queue)
             self._queue.clear()
         retry, self._unspooled = self._unspooled, []
-        for inv, rnd, n in retry:
-            self._spool(inv, rnd, n)
+        for frame, n in retry:
+            self._spool(frame, n)
+        if self._inflight:
+            self._collect(keep=len(self._inflight))  # whatever the helper has finished
         if items:
-            encoded = self._encode(items)
-            if encoded is not None:
-                self._spool(*encoded, len(items))
+            self._encode_batch(items)
+        if self._inflight and force:
+            self._collect()
         cur = self._current
         if cur is not None and (force or cur.size >= self.max_segment_bytes
                                 or time.monotonic() - self._segment_opened >= self.publish_interval):
@@ -198,32 +213,110 @@ class Flusher:
         if self._backlog and (force or time.monotonic() >= self._retry_at):
             self._publish_backlog()
 
-    def _encode(self, items: list[Any]) -> tuple[pa.Table, pa.Table] | None:
+    def _rows(self, items: list[Any]) -> tuple[list[Any], list[Any]]:
+        """Split queued items into invocation and round rows, mirroring attachments first."""
+        inv_rows, round_rows = [], []
+        for row, rounds, files, tenant in items:
+            if files:
+                metas = [mirror(self.lake, tenant, f, self.max_attachment_bytes) for f in files]
+                for m in metas:
+                    if m["error"]:
+                        self.counters["attachment_errors"] += 1
+                        self._log("attach", "invocation logs: mirroring %s failed: %s", m["filename"], m["error"])
+                    elif m["uri"]:
+                        self.counters["attachments_mirrored"] += 1
+                row = (*row[:_ATTACH], metas, *row[_ATTACH + 1:])
+            inv_rows.append(row)
+            round_rows.extend(rounds)
+        return inv_rows, round_rows
+
+    def _encode_batch(self, items: list[Any]) -> None:
         try:
-            inv_rows, round_rows = [], []
-            for row, rounds, files, tenant in items:
-                if files:
-                    metas = [mirror(self.lake, tenant, f, self.max_attachment_bytes) for f in files]
-                    for m in metas:
-                        if m["error"]:
-                            self.counters["attachment_errors"] += 1
-                            self._log("attach", "invocation logs: mirroring %s failed: %s", m["filename"], m["error"])
-                        elif m["uri"]:
-                            self.counters["attachments_mirrored"] += 1
-                    row = (*row[:_ATTACH], metas, *row[_ATTACH + 1:])
-                inv_rows.append(row)
-                round_rows.extend(rounds)
-            return self.encoder.table("invocations", inv_rows), self.encoder.table("rounds", round_rows)
+            inv_rows, round_rows = self._rows(items)
         except Exception:
             self.counters["internal_errors"] += 1
             self._drop(len(items), "dropped_encode")
-            self._log("encode", "invocation logs: encoding a batch failed; %d invocations dropped", len(items),
+            self._log("encode", "invocation logs: preparing a batch failed; %d invocations dropped", len(items),
                       exc=True)
-            return None
+            return
+        worker = self._worker
+        if worker is not None and worker.ready and worker.dead is None:
+            self._collect(keep=1)  # at most two batches at the helper: one encoding, one waiting
+            worker = self._worker
+        if worker is not None and worker.ready and worker.dead is None:
+            try:
+                worker.send(inv_rows, round_rows)
+                self._inflight.append((inv_rows, round_rows, len(items), time.monotonic()))
+                return
+            except WorkerError as exc:
+                self._worker_failed(str(exc), restart="picklable" not in str(exc))
+        self._encode_here(inv_rows, round_rows, len(items))
 
-    def _spool(self, inv: pa.Table, rnd: pa.Table, n: int) -> None:
+    def _encode_here(self, inv_rows: list[Any], round_rows: list[Any], n: int) -> None:
         try:
-            frame = encode_frame(inv, rnd)
+            frame = encode_frame(self.encoder.table("invocations", inv_rows), self.encoder.table("rounds", round_rows))
+        except Exception:
+            self.counters["internal_errors"] += 1
+            self._drop(n, "dropped_encode")
+            self._log("encode", "invocation logs: encoding a batch failed; %d invocations dropped", n, exc=True)
+            return
+        self._spool(frame, n)
+
+    def _start_worker(self) -> None:
+        try:
+            self._worker = EncoderProcess(self.encoder.max_field_bytes, self._on_reply)
+        except Exception as exc:
+            self.counters["encoder_process_errors"] += 1
+            self._log("worker", "invocation logs: cannot start the encoder process (%s); encoding in-thread", exc)
+
+    def _on_reply(self) -> None:  # on the reader thread
+        self._reply.set()
+        self._wake.set()
+
+    def _collect(self, keep: int = 0) -> None:
+        """Spool the helper's finished frames in order, waiting while more than ``keep`` are out."""
+        worker = self._worker
+        while self._inflight and worker is not None:
+            if worker.replies:
+                reply = worker.replies.popleft()
+                inv_rows, round_rows, n, _ = self._inflight.popleft()
+                if reply[0] == "error":
+                    self.counters["encoder_process_errors"] += 1
+                    self._log("worker", "invocation logs: the encoder process failed a batch (%s); encoding "
+                              "it in-thread", reply[1])
+                    self._encode_here(inv_rows, round_rows, n)
+                else:
+                    self.encoder.truncated_fields += reply[1]
+                    self._spool(reply[0], n)
+                continue
+            if worker.dead is not None:
+                self._worker_failed(worker.dead)
+                return
+            if len(self._inflight) <= keep:
+                return
+            if time.monotonic() - self._inflight[0][3] > max(10.0, self.flush_timeout):
+                self._worker_failed("the encoder process did not answer in time")
+                return
+            self._reply.wait(0.05)
+            self._reply.clear()
+
+    def _worker_failed(self, why: str, *, restart: bool = True) -> None:
+        """Encode here what the helper held; replace it (at most three times) unless it is healthy."""
+        self.counters["encoder_process_errors"] += 1
+        self._log("worker", "invocation logs: encoder process failed (%s); encoding in-thread", why)
+        worker = self._worker
+        if restart and worker is not None:
+            self._worker = None
+            worker.close(kill=True)
+            self._worker_failures += 1
+            if self._worker_failures <= 3:  # a helper that keeps dying is not restarted forever
+                self._start_worker()
+        pending, self._inflight = self._inflight, deque()
+        for inv_rows, round_rows, n, _ in pending:
+            self._encode_here(inv_rows, round_rows, n)
+
+    def _spool(self, frame: bytes, n: int) -> None:
+        try:
             if self._current is None:
                 self._current = Segment.create(self.spool_dir)
                 self._segment_opened = time.monotonic()
@@ -235,18 +328,19 @@ class Flusher:
             self._log("spool", "invocation logs: spool write failed (%s); writing to the lake directly", exc)
             self._seal()
         try:  # the spool is unusable (disk full?): publish straight from memory
-            written = parts.publish(self.lake, new_part_id(), [inv], [rnd])
+            data = read_frames(frame)
+            written = parts.publish(self.lake, new_part_id(), data.invocations, data.rounds)
             self._count_written(written)
             self._mark_done(n)
         except Exception as exc:
             self.counters["publish_errors"] += 1
             self._log("direct", "invocation logs: lake write failed too (%s); keeping the batch in memory", exc)
-            held = sum(k for _, _, k in self._unspooled)
+            held = sum(k for _, k in self._unspooled)
             if held + n > self.max_queue:
                 self._drop(n, "dropped_spool")
                 self._log("drop", "invocation logs: %d invocations dropped (spool and lake unavailable)", n)
             else:
-                self._unspooled.append((inv, rnd, n))
+                self._unspooled.append((frame, n))
 
     def _seal(self) -> None:
         cur, self._current = self._current, None
@@ -322,6 +416,8 @@ class Flusher:
         # The parent's segments stay locked by the parent's descriptors; closing ours keeps its lock.
         for seg in self._backlog + ([self._current] if self._current else []):
             seg.close()
+        if self._worker is not None:
+            self._worker.forget()
         self._init_state(replay=False)
 
 

@@ -15,6 +15,7 @@ import json
 from collections.abc import Callable, Sequence
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from schema import INVOCATIONS, PARTITION_KEYS, ROUNDS, Lake, file_schema, partition_path
@@ -31,13 +32,21 @@ def parquet_bytes(table: pa.Table) -> bytes:
     return sink.getvalue().to_pybytes()
 
 
-def _partitions(table: pa.Table) -> dict[tuple[str, int], list[int]]:
-    tenants = table.column("tenant").to_pylist()
-    days = table.column("date").cast(pa.int32()).to_pylist()
-    groups: dict[tuple[str, int], list[int]] = {}
-    for i, key in enumerate(zip(tenants, days, strict=True)):
-        groups.setdefault(key, []).append(i)
-    return groups
+def _partitions(table: pa.Table) -> list[tuple[tuple[str, int], pa.Table]]:
+    """The table split by (tenant, day), in key order; one sort and zero-copy slices."""
+    keys = pa.table({"tenant": table.column("tenant"), "day": table.column("date").cast(pa.int32())})
+    counts = keys.group_by(["tenant", "day"]).aggregate([([], "count_all")])
+    if counts.num_rows == 1:  # the usual batch: one tenant, one day; no copy at all
+        return [((counts.column("tenant")[0].as_py(), counts.column("day")[0].as_py()), table)]
+    order = pc.sort_indices(keys, sort_keys=[("tenant", "ascending"), ("day", "ascending")])
+    ordered = table.take(order)
+    groups = sorted(zip(counts.column("tenant").to_pylist(), counts.column("day").to_pylist(),
+                        counts.column("count_all").to_pylist(), strict=True))
+    out, start = [], 0
+    for tenant, day, n in groups:
+        out.append(((tenant, day), ordered.slice(start, n)))
+        start += n
+    return out
 
 
 def publish(lake: Lake, part_id: str, invocations: Sequence[pa.Table], rounds: Sequence[pa.Table],
@@ -54,15 +63,15 @@ def publish(lake: Lake, part_id: str, invocations: Sequence[pa.Table], rounds: S
         table = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
         if table.num_rows == 0:
             continue
-        for (tenant, day), idx in sorted(_partitions(table).items()):
+        for (tenant, day), part in _partitions(table):
             date = _EPOCH + dt.timedelta(days=day)
             rel = f"{partition_path(name, tenant, date)}/{part_id}.parquet"
             if exists(rel):  # published by an earlier attempt (maybe one whose reply was lost): persisted
-                counts[name] += len(idx)
+                counts[name] += part.num_rows
                 continue
-            part = table.take(pa.array(idx, pa.int64())).drop_columns(list(PARTITION_KEYS))
+            part = part.drop_columns(list(PARTITION_KEYS))
             lake.put(rel, parquet_bytes(part.cast(_FILE_SCHEMAS[name])))
-            counts[name] += len(idx)
+            counts[name] += part.num_rows
             files += 1
             if day < recent:
                 old_tenants.add(tenant)

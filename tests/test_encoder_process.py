@@ -1,0 +1,89 @@
+"""``Recorder(encoder_process=True)``: batches encoded in a helper process.
+
+The helper must write exactly what the in-thread encoder writes (redaction and
+truncation included), and it must cost nothing but speed when it dies: a killed
+helper loses no record, is replaced, and the recorder keeps acknowledging.
+"""
+
+import json
+import os
+import signal
+import time
+
+from tests.lakeread import rows
+from tests.test_recorder import CANARY, INV, USAGE, _all_text
+
+
+def _record(rec, k0, n):
+    params = {"headers": {"Authorization": f"Bearer {CANARY}"}, "max_tokens": 256}
+    for k in range(k0, k0 + n):
+        with rec.invocation(**INV, user_message=f"question {k}") as inv:
+            msgs = [{"role": "system", "content": "be brief"}, {"role": "user", "content": f"question {k}"}]
+            with inv.round(msgs, request_params=params) as r:
+                r.set_response(f"answer {k}", tool_calls=[{"id": f"c{k}", "name": "f", "arguments": {"k": k}}],
+                               usage=USAGE)
+                r.set_tool_result(0, {"k": k})
+            with inv.round([*msgs, {"role": "tool", "content": "x" * 5000}]) as r:
+                r.set_response("done", usage=USAGE)
+
+
+def _wait_ready(rec, seconds=30.0):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        worker = rec._flusher._worker
+        if worker is not None and worker.ready:
+            return worker
+        time.sleep(0.05)
+    raise AssertionError("the encoder process did not start")
+
+
+def _comparable(rec, table):
+    out = []
+    for r in rows(rec.lake, table):
+        r = dict(r)
+        for volatile in ("invocation_id", "started_at", "ended_at", "latency_ms", "ttft_ms"):
+            r.pop(volatile, None)
+        out.append(json.dumps(r, sort_keys=True, default=str))
+    return sorted(out)
+
+
+def test_helper_writes_what_the_thread_writes(make_recorder, tmp_path):
+    here = make_recorder(str(tmp_path / "a"), max_field_bytes=4096)
+    helper = make_recorder(str(tmp_path / "b"), max_field_bytes=4096, encoder_process=True)
+    worker = _wait_ready(helper)
+    for rec in (here, helper):
+        _record(rec, 0, 300)
+        assert rec.flush()
+    assert _comparable(here, "rounds") == _comparable(helper, "rounds")
+    assert _comparable(here, "invocations") == _comparable(helper, "invocations")
+    assert "CANARY" not in _all_text(helper)
+    assert helper.stats()["truncated_fields"] == here.stats()["truncated_fields"] == 300  # the 5,000-char tool text
+    assert helper.stats()["encoder_process_errors"] == 0
+    helper.shutdown()
+    assert worker.proc.poll() is not None  # shutdown stops the helper
+
+
+def test_killed_helper_loses_nothing_and_is_replaced(make_recorder):
+    rec = make_recorder(encoder_process=True, batch_size=16)
+    first = _wait_ready(rec)
+    _record(rec, 0, 200)
+    os.kill(first.proc.pid, signal.SIGKILL)  # while it may hold batches
+    _record(rec, 200, 200)
+    assert rec.flush(timeout=60)
+    ids = [r["user_message"] for r in rows(rec.lake, "invocations")]
+    assert sorted(ids) == sorted(f"question {k}" for k in range(400))  # each exactly once
+    assert len(rows(rec.lake, "rounds")) == 800
+    stats = rec.stats()
+    assert stats["encoder_process_errors"] >= 1 and stats["dropped_encode"] == 0
+    second = _wait_ready(rec)
+    assert second is not first and second.proc.poll() is None
+    _record(rec, 400, 10)
+    assert rec.flush()
+    assert len(rows(rec.lake, "invocations")) == 410
+
+
+def test_a_redaction_hook_keeps_encoding_in_process(make_recorder):
+    rec = make_recorder(encoder_process=True, redact=lambda field, value: value)
+    _record(rec, 0, 5)
+    assert rec.flush()
+    assert rec._flusher._worker is None and len(rows(rec.lake, "invocations")) == 5
