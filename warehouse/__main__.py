@@ -3,7 +3,8 @@
 Commands (each takes ``--lake``, default ``INVLOG_LAKE`` or ``./data/lake``):
 
 * ``summary``: one line per tenant: runs, runs today, errors in 24 h, cost today.
-* ``compact [--tenant T] [--before DATE] [--grace-seconds S]``: merge small part files.
+* ``compact [--tenant T] [--before DATE] [--grace-seconds S]``: merge small part files and
+  write the rollups that long-range queries read.
 * ``retention --tenant T --keep-days N [--dry-run]``: delete partitions older than N days.
 * ``delete-tenant T [--dry-run]``: delete everything stored for a tenant.
 * ``report --tenant T --from DATE --to DATE --format csv|parquet|html --out PATH``: a spend report.
@@ -69,7 +70,7 @@ def _run(args: argparse.Namespace) -> int:
         res = maint.compact(lake, tenant=args.tenant, before=args.before, target_bytes=args.target_mb << 20,
                             grace_seconds=args.grace_seconds, progress=True)
         print(f"{res.partitions} partitions: merged {res.files_merged} files into {res.files_written}, "
-              f"deleted {res.files_deleted} replaced files")
+              f"wrote {res.rollups_written} rollups, deleted {res.files_deleted} replaced files")
         return 0
     if args.command == "retention":
         gone = maint.retention(lake, args.tenant, args.keep_days, dry_run=args.dry_run)

@@ -9,8 +9,13 @@ blocks and Thanos's deletion markers):
    it replaces (readers ignore a marker whose merged file does not exist yet);
 2. write the merged file (atomically); from now on readers use it and hide the
    replaced files;
-3. bump the tenant's generation so that readers' indexes re-list;
-4. later, after a grace period, delete the replaced files (``cleanup``).
+3. write the merged file's rollup (``warehouse.rollup``), then bump the tenant's
+   generation so that readers' indexes re-list;
+4. later, after a grace period, delete the replaced files and their rollups
+   (``cleanup``).
+
+Compaction also writes the rollups that large parts lack (a part that needed no
+merging), so long-range queries read summaries instead of rows.
 
 Markers are kept after cleanup: they tell a late spool replay that its part was
 already published and merged, so replays stay exactly-once.
@@ -29,6 +34,7 @@ import pyarrow.parquet as pq
 
 from schema import INVOCATIONS, ROUNDS, Lake, file_schema, new_part_id, validate_tenant
 from schema.layout import COMPACTED_PREFIX, bump_generation
+from warehouse import rollup
 
 TABLE_SCHEMAS = {"invocations": file_schema(INVOCATIONS), "rounds": file_schema(ROUNDS)}
 Step = Callable[[str], None]
@@ -43,6 +49,7 @@ class CompactionResult:
     files_merged: int = 0
     files_written: int = 0
     files_deleted: int = 0
+    rollups_written: int = 0
     rows: int = 0
     details: list[str] = field(default_factory=list)
 
@@ -135,6 +142,11 @@ def compact_partition(lake: Lake, table: str, tenant: str, date: dt.date, *, tar
         lake.put(f"{rel}/{merged}", sink.getvalue().to_pybytes())
         if step:
             step("merged")
+        if table == "invocations":  # after the merged file: a rollup is only ever paired with a live part
+            lake.put(f"{rel}/{rollup.rollup_name(merged)}", rollup.build(merged_table))
+            res.rollups_written += 1
+            if step:
+                step("rollup")
         bump_generation(lake, tenant)
         if step:
             step("generation")
@@ -142,7 +154,32 @@ def compact_partition(lake: Lake, table: str, tenant: str, date: dt.date, *, tar
         res.files_written += 1
         res.rows += merged_table.num_rows
         res.details.append(f"{rel}: {len(group)} files -> {merged} ({merged_table.num_rows} rows)")
+    added = add_rollups(lake, tenant, date, step=step) if table == "invocations" else 0
+    if added:
+        res.rollups_written += added
+        bump_generation(lake, tenant)  # readers re-list the partition and find the rollups
     return res
+
+
+def add_rollups(lake: Lake, tenant: str, date: dt.date, *, step: Step | None = None) -> int:
+    """Write the rollups that the partition's live large or compacted parts lack; returns how many."""
+    rel = f"invocations/tenant={tenant}/date={date.isoformat()}"
+    live, _ = live_files(lake, rel)
+    names = {_name(e) for e in _ls(lake, rel)}
+    written = 0
+    for n in sorted(live):
+        if rollup.rollup_name(n) in names:
+            continue
+        if not n.startswith("c-"):
+            with lake.fs.open(lake.path(f"{rel}/{n}"), "rb") as f:
+                if not rollup.wanted(n, pq.ParquetFile(f).metadata.num_rows):
+                    continue
+        part = pq.read_table(io.BytesIO(lake.read(f"{rel}/{n}")))
+        lake.put(f"{rel}/{rollup.rollup_name(n)}", rollup.build(part))
+        written += 1
+        if step:
+            step("rollup")
+    return written
 
 
 def _upgrade(tables: list[pa.Table], table: str) -> Iterable[pa.Table]:
@@ -184,6 +221,8 @@ def cleanup(lake: Lake, table: str, tenant: str, date: dt.date, *, grace_seconds
                 deleted += 1
                 if step:
                     step("delete")
+            if rollup.rollup_name(n) in names:
+                lake.fs.rm(lake.path(f"{rel}/{rollup.rollup_name(n)}"))
     return deleted
 
 
@@ -204,6 +243,7 @@ def compact(lake: Lake, *, tenant: str | None = None, before: dt.date | None = N
         total.partitions += 1
         total.files_merged += r.files_merged
         total.files_written += r.files_written
+        total.rollups_written += r.rollups_written
         total.rows += r.rows
         total.details.extend(r.details)
         total.files_deleted += cleanup(lake, table, t, date, grace_seconds=grace_seconds, step=step)

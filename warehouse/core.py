@@ -24,7 +24,7 @@ import polars as pl
 import pyarrow.parquet as pq
 
 from schema import INVOCATIONS, ROUNDS, Lake, file_schema, validate_tenant
-from warehouse import sqlfiles
+from warehouse import rollup, sqlfiles
 from warehouse.errors import CorruptPartError
 from warehouse.index import PartIndex
 
@@ -92,6 +92,8 @@ class Warehouse:
         for name in ("inv_src", "rounds_src"):
             self._con.execute(f"create or replace macro {name}(files) as table "  # our own constants only
                               f"select * from read_parquet(files, {HIVE})")
+        for macro in rollup.MACROS:
+            self._con.execute(macro)
         self._local = threading.local()
 
     def _empty_files(self) -> dict[str, str]:
@@ -103,6 +105,8 @@ class Warehouse:
             os.makedirs(path)
             pq.write_table(file_schema(schema).empty_table(), os.path.join(path, "empty.parquet"))
             out[table] = os.path.join(path, "empty.parquet")
+        out["rollups"] = os.path.join(folder, "empty-rollup.parquet")
+        pq.write_table(rollup.empty(), out["rollups"])
         return out
 
     def _cursor(self) -> duckdb.DuckDBPyConnection:
@@ -121,6 +125,19 @@ class Warehouse:
         # The empty file carries the current schema: with union_by_name, part files written by an
         # older version read with every current column (missing ones as NULL), and an empty list works.
         return [*paths, self._empty[table]]
+
+    def _files_and_rollups(self, tenant: str, start: dt.datetime, end: dt.datetime,
+                           use_rollups: bool = True) -> tuple[list[str], list[str]]:
+        """Raw invocation part files and rollups for [start, end): rollups stand in for whole days only."""
+        validate_tenant(tenant)
+        first = start.date() if start.time() == dt.time() else start.date() + dt.timedelta(days=1)
+        last = end.date() - dt.timedelta(days=1)  # end's own day is never whole: [start, end) excludes it
+        whole = (first, last) if use_rollups and first <= last else None
+        d1 = (end - dt.timedelta(microseconds=1)).date()
+        paths, rollups, bad, _ = self.index.files_with_rollups("invocations", tenant, start.date(), d1, whole)
+        if bad:
+            raise CorruptPartError(tenant, bad)
+        return [*paths, self._empty["invocations"]], [*rollups, self._empty["rollups"]]
 
     def _run(self, name: str, params: dict[str, Any], **slots: str) -> pl.DataFrame:
         sql = sqlfiles.render(name, **slots) if slots else sqlfiles.load(name)
@@ -156,16 +173,21 @@ class Warehouse:
         if split_by not in SPLITS:
             raise ValueError(f"split_by: expected one of {sorted(k for k in SPLITS if k)} or None, got {split_by!r}")
         s, e = _range(start, end)
-        files = self._files("invocations", tenant, s, e)
+        # Users are rolled up per day (there are many of them): an hourly split by user reads raw rows.
+        files, rollups = self._files_and_rollups(tenant, s, e, use_rollups=not (grain == "hour" and split_by == "user"))
         splits = "select 'total' as split" if split_by is None else "select distinct split from src"
-        return self._run("cost_trend", {"tenant": tenant, "inv_files": files, "start": s, "end": e, "grain": grain,
-                                        "step": GRAINS[grain]}, split=SPLITS[split_by], splits=splits)
+        return self._run("cost_trend", {"tenant": tenant, "inv_files": files, "rollup_files": rollups, "start": s,
+                                        "end": e, "grain": grain, "step": GRAINS[grain],
+                                        "bucket_us": 3_600_000_000 if grain == "hour" else 86_400_000_000,
+                                        "dim": split_by or "agent"},
+                         split=SPLITS[split_by], splits=splits, rollup_split="'total'" if split_by is None else "key")
 
     def expensive_agents(self, tenant: str, start: Any, end: Any, top_n: int = 10) -> pl.DataFrame:
         if type(top_n) is not int or not 1 <= top_n <= 1000:
             raise ValueError(f"top_n: expected an integer from 1 to 1000, got {top_n!r}")
         s, e = _range(start, end)
-        return self._run("expensive_agents", {"tenant": tenant, "inv_files": self._files("invocations", tenant, s, e),
+        files, rollups = self._files_and_rollups(tenant, s, e)
+        return self._run("expensive_agents", {"tenant": tenant, "inv_files": files, "rollup_files": rollups,
                                               "start": s, "end": e, "top_n": top_n})
 
     def invocations(self, tenant: str, start: Any, end: Any, *, agent: str | None = None, model: str | None = None,

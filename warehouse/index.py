@@ -26,12 +26,14 @@ import pyarrow.parquet as pq
 
 from schema import Lake, validate_tenant
 from schema.layout import COMPACTED_PREFIX, generation_path
+from warehouse.rollup import rollup_name
 
 
 @dataclass
 class Partition:
     files: dict[str, int] = field(default_factory=dict)  # live part name -> rows
     bad: list[str] = field(default_factory=list)
+    rollups: dict[str, str] = field(default_factory=dict)  # live part name -> its readable rollup
 
 
 @dataclass
@@ -90,6 +92,10 @@ class PartIndex:
                     part.bad.append(self.lake.uri(f"{rel}/{n}"))
                 else:
                     part.files[n] = rows
+                    r = rollup_name(n)
+                    # an unreadable rollup is ignored (the part is read raw), never an error
+                    if r in names and self._footer_rows(self.lake.path(f"{rel}/{r}")) is not None:
+                        part.rollups[n] = r
         return part
 
     def _refresh(self, tenant: str, idx: TenantIndex, force: bool) -> None:
@@ -140,6 +146,26 @@ class PartIndex:
                 rows += r
             bad.extend(part.bad)
         return paths, bad, rows
+
+    def files_with_rollups(self, table: str, tenant: str, start: dt.date | None, end: dt.date | None,
+                           whole: tuple[dt.date, dt.date] | None) -> tuple[list[str], list[str], list[str], int]:
+        """Like ``files``, but a part with a rollup in a day of ``whole`` (both ends included) gives its
+        rollup instead: (raw part paths, rollup paths, unreadable files, rows)."""
+        idx = self.tenant(tenant)
+        paths, rollups, bad, rows = [], [], [], 0
+        for (t, date), part in sorted(idx.parts.items()):
+            if t != table or (start and date < start) or (end and date > end):
+                continue
+            rel = f"{table}/tenant={tenant}/date={date.isoformat()}"
+            use = whole is not None and whole[0] <= date <= whole[1]
+            for n, r in part.files.items():
+                if use and n in part.rollups:
+                    rollups.append(self.lake.uri(f"{rel}/{part.rollups[n]}"))
+                else:
+                    paths.append(self.lake.uri(f"{rel}/{n}"))
+                rows += r
+            bad.extend(part.bad)
+        return paths, rollups, bad, rows
 
     def tenants(self) -> list[str]:
         return sorted(n[7:] for n, kind in self._ls("invocations") if kind == "directory" and n.startswith("tenant="))

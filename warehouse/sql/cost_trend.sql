@@ -1,11 +1,34 @@
 -- name: cost_trend
 -- Cost, runs and tokens per period (UTC) for one tenant, split by a whitelisted
 -- column ({split}); every period of the range is present, as zero when empty.
-with src as (
-    select date_trunc($grain, started_at) as period, {split} as split, cost_usd, unpriced,
-           input_tokens, output_tokens, cache_read_tokens
+-- Raw rows ($inv_files) are summed per $bucket_us (an hour or a day, as epoch
+-- microseconds: date_trunc on millions of timestamps is slow) and added to the
+-- rollups' sums of the same split ($rollup_files, $dim); only then are the few
+-- buckets truncated to the grain.
+with raw as (
+    select (epoch_us(started_at) // $bucket_us) * $bucket_us as t_us, {split} as split,
+           count(*) as runs,
+           count(*) filter (where unpriced) as unpriced_runs,
+           sum(cost_usd) as cost_usd,
+           sum(input_tokens) as input_tokens,
+           sum(output_tokens) as output_tokens,
+           sum(cache_read_tokens) as cache_read_tokens
     from inv_src($inv_files)
     where tenant = $tenant and started_at >= $start and started_at < $end
+    group by all
+),
+rolled as (
+    select (t_us // $bucket_us) * $bucket_us as t_us, {rollup_split} as split,
+           sum(runs) as runs, sum(unpriced_runs) as unpriced_runs, sum(cost_usd) as cost_usd,
+           sum(input_tokens) as input_tokens, sum(output_tokens) as output_tokens,
+           sum(cache_read_tokens) as cache_read_tokens
+    from read_parquet($rollup_files)
+    where kind = 'sum' and dim = $dim
+    group by all
+),
+src as (
+    select date_trunc($grain, make_timestamp(t_us)::timestamptz) as period, * exclude (t_us)
+    from (select * from raw union all by name select * from rolled)
 ),
 periods as (
     select unnest(generate_series(date_trunc($grain, $start::timestamptz), $end::timestamptz - interval 1 microsecond,
@@ -15,8 +38,8 @@ splits as ({splits}),
 agg as (
     select period, split,
            sum(cost_usd) as cost_usd,
-           count(*) as runs,
-           count(*) filter (where unpriced) as unpriced_runs,
+           sum(runs)::bigint as runs,
+           sum(unpriced_runs)::bigint as unpriced_runs,
            sum(input_tokens)::bigint as input_tokens,
            sum(output_tokens)::bigint as output_tokens,
            sum(cache_read_tokens)::bigint as cache_read_tokens
