@@ -82,7 +82,8 @@ def main() -> None:
         # instead of piling up an ever-growing backlog (which would measure the garbage
         # collector walking the backlog, not the pipeline).
     base = lean_baseline(n, f"{tmp}/baseline.parquet")
-    print(f"Write throughput: {n} invocations x 3 rounds, ~2 KB of messages per round, fsync on")
+    print(f"Write throughput: {n} invocations x 3 rounds, ~2 KB of messages per round, fsync on, "
+          f"encoder process {'on' if args.encoder_process else 'off'}")
     print(f"{'pipeline':40} {'seconds':>8} {'rounds/s':>10}")
     print(f"{'invocation-logs (enqueue+spool+parquet)':40} {elapsed:8.2f} {3 * n / elapsed:10.0f}")
     print(f"{'  of which the producer loop':40} {t_enqueued:8.2f}")
