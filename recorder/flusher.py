@@ -240,7 +240,10 @@ class Flusher:
                       exc=True)
             return
         worker = self._worker
-        if worker is not None and worker.ready and worker.dead is None:
+        if worker is not None and worker.dead is not None:  # it died while idle (or never started)
+            self._worker_failed(worker.dead)
+            worker = self._worker
+        if worker is not None and worker.ready:
             self._collect(keep=1)  # at most two batches at the helper: one encoding, one waiting
             worker = self._worker
         if worker is not None and worker.ready and worker.dead is None:

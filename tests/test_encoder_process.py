@@ -31,7 +31,7 @@ def _wait_ready(rec, seconds=30.0):
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         worker = rec._flusher._worker
-        if worker is not None and worker.ready:
+        if worker is not None and worker.ready and worker.dead is None:
             return worker
         time.sleep(0.05)
     raise AssertionError("the encoder process did not start")
@@ -80,6 +80,19 @@ def test_killed_helper_loses_nothing_and_is_replaced(make_recorder):
     _record(rec, 400, 10)
     assert rec.flush()
     assert len(rows(rec.lake, "invocations")) == 410
+
+
+def test_helper_killed_while_idle_is_replaced(make_recorder):
+    rec = make_recorder(encoder_process=True)
+    first = _wait_ready(rec)
+    _record(rec, 0, 20)
+    assert rec.flush()
+    os.kill(first.proc.pid, signal.SIGKILL)
+    first.proc.wait()
+    _record(rec, 20, 20)
+    assert rec.flush()
+    assert len(rows(rec.lake, "invocations")) == 40 and rec.stats()["encoder_process_errors"] >= 1
+    assert _wait_ready(rec) is not first
 
 
 def test_a_redaction_hook_keeps_encoding_in_process(make_recorder):
