@@ -20,12 +20,10 @@ from __future__ import annotations
 
 import os
 import pickle
-import select
 import struct
 import subprocess
 import sys
 import threading
-import time
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -38,13 +36,13 @@ class WorkerError(Exception):
     """The helper process failed; the caller encodes in-thread."""
 
 
-def _read_exact(fd: int, n: int, deadline: float | None) -> bytes:
+class NotPicklable(WorkerError):
+    """This batch cannot be sent (the helper is fine); the caller encodes it in-thread."""
+
+
+def _read_exact(fd: int, n: int) -> bytes:
     chunks, got = [], 0
     while got < n:
-        if deadline is not None:
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([fd], [], [], left)[0]:
-                raise WorkerError("the encoder process did not answer in time")
         chunk = os.read(fd, min(n - got, 1 << 20))
         if not chunk:
             raise WorkerError("the encoder process exited")
@@ -87,12 +85,12 @@ class EncoderProcess:
 
     def _read_loop(self) -> None:
         try:
-            if _read_exact(self._out, 1, None) != READY:
+            if _read_exact(self._out, 1) != READY:
                 raise WorkerError("the encoder process failed to start")
             self.ready = True
             while True:
-                (n,) = _LEN.unpack(_read_exact(self._out, _LEN.size, None))
-                self.replies.append(pickle.loads(_read_exact(self._out, n, None)))
+                (n,) = _LEN.unpack(_read_exact(self._out, _LEN.size))
+                self.replies.append(pickle.loads(_read_exact(self._out, n)))
                 self._on_reply()
         except Exception as exc:  # EOF, a broken pipe or a garbled reply: the helper is done
             self.dead = str(exc) or type(exc).__name__
@@ -103,7 +101,7 @@ class EncoderProcess:
         try:
             payload = pickle.dumps((inv_rows, round_rows), protocol=pickle.HIGHEST_PROTOCOL)
         except Exception as exc:  # an unpicklable value somewhere: this batch is encoded in-thread
-            raise WorkerError(f"batch not picklable: {exc}") from None
+            raise NotPicklable(f"batch not picklable: {exc}") from None
         try:
             _write_all(self._in, _LEN.pack(len(payload)) + payload)
         except OSError as exc:
@@ -147,12 +145,12 @@ def main() -> None:
     os.write(fout, READY)
     while True:
         try:
-            head = _read_exact(fin, _LEN.size, None)
+            head = _read_exact(fin, _LEN.size)
         except WorkerError:
             return  # stdin closed: the recorder is gone
         (n,) = _LEN.unpack(head)
         try:
-            inv_rows, round_rows = pickle.loads(_read_exact(fin, n, None))
+            inv_rows, round_rows = pickle.loads(_read_exact(fin, n))
             before = encoder.truncated_fields
             frame = encode_frame(encoder.table("invocations", inv_rows), encoder.table("rounds", round_rows))
             reply: tuple[Any, Any] = (frame, encoder.truncated_fields - before)

@@ -25,7 +25,7 @@ from typing import Any
 from recorder import parts
 from recorder.attachments import mirror
 from recorder.encode import Encoder
-from recorder.encode_worker import EncoderProcess, WorkerError
+from recorder.encode_worker import EncoderProcess, NotPicklable, WorkerError
 from recorder.redact import redact_text
 from recorder.spool import Segment, encode_frame, orphans, read_frames
 from schema import INVOCATIONS, Lake, new_part_id
@@ -251,8 +251,11 @@ class Flusher:
                 worker.send(inv_rows, round_rows)
                 self._inflight.append((inv_rows, round_rows, len(items), time.monotonic()))
                 return
+            except NotPicklable as exc:  # the helper is fine and keeps what it holds; this batch is ours
+                self.counters["encoder_process_errors"] += 1
+                self._log("pickle", "invocation logs: %s; encoding it in-thread", exc)
             except WorkerError as exc:
-                self._worker_failed(str(exc), restart="picklable" not in str(exc))
+                self._worker_failed(str(exc))
         self._encode_here(inv_rows, round_rows, len(items))
 
     def _encode_here(self, inv_rows: list[Any], round_rows: list[Any], n: int) -> None:
@@ -303,12 +306,12 @@ class Flusher:
             self._reply.wait(0.05)
             self._reply.clear()
 
-    def _worker_failed(self, why: str, *, restart: bool = True) -> None:
-        """Encode here what the helper held; replace it (at most three times) unless it is healthy."""
+    def _worker_failed(self, why: str) -> None:
+        """Replace the helper (at most three times) and encode here what it held."""
         self.counters["encoder_process_errors"] += 1
         self._log("worker", "invocation logs: encoder process failed (%s); encoding in-thread", why)
         worker = self._worker
-        if restart and worker is not None:
+        if worker is not None:
             self._worker = None
             worker.close(kill=True)
             self._worker_failures += 1

@@ -8,6 +8,7 @@ helper loses no record, is replaced, and the recorder keeps acknowledging.
 import json
 import os
 import signal
+import threading
 import time
 
 from tests.lakeread import rows
@@ -93,6 +94,36 @@ def test_helper_killed_while_idle_is_replaced(make_recorder):
     assert rec.flush()
     assert len(rows(rec.lake, "invocations")) == 40 and rec.stats()["encoder_process_errors"] >= 1
     assert _wait_ready(rec) is not first
+
+
+def test_an_unpicklable_batch_is_encoded_here_and_the_helper_keeps_its_own(make_recorder):
+    rec = make_recorder(encoder_process=True, batch_size=1)
+    worker = _wait_ready(rec)
+
+    def run(k, **extra):
+        with rec.invocation(**INV, user_message=f"question {k}", **extra) as inv, inv.round() as r:
+            r.set_response("ok", usage=USAGE)
+
+    os.kill(worker.proc.pid, signal.SIGSTOP)  # the helper holds what it is sent, unanswered
+    try:
+        run(0)
+        deadline = time.monotonic() + 10
+        while not rec._flusher._inflight and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert len(rec._flusher._inflight) == 1
+        run(1, variables={"lock": threading.Lock()})  # cannot be pickled: encoded here meanwhile
+        deadline = time.monotonic() + 10
+        while rec.stats()["encoder_process_errors"] == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        os.kill(worker.proc.pid, signal.SIGCONT)
+    run(2)
+    assert rec.flush(timeout=30)
+    assert sorted(r["user_message"] for r in rows(rec.lake, "invocations")) == [
+        "question 0", "question 1", "question 2"]  # each exactly once
+    stats = rec.stats()
+    assert stats["encoder_process_errors"] == 1 and stats["dropped_encode"] == 0
+    assert rec._flusher._worker is worker and worker.dead is None  # not replaced: it was fine
 
 
 def test_a_redaction_hook_keeps_encoding_in_process(make_recorder):

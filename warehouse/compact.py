@@ -93,15 +93,15 @@ def _markers(lake: Lake, rel: str, names: set[str]) -> list[tuple[str, dict]]:
     return out
 
 
-def live_files(lake: Lake, rel: str) -> tuple[dict[str, int], list[tuple[str, dict]]]:
-    """Live part files of a partition (name -> size) and its markers."""
+def live_files(lake: Lake, rel: str) -> tuple[dict[str, int], list[tuple[str, dict]], set[str]]:
+    """Live part files of a partition (name -> size), its markers, and every file name in it."""
     entries = [e for e in _ls(lake, rel) if e["type"] == "file"]
     names = {_name(e) for e in entries}
     markers = _markers(lake, rel, names)
     hidden = {r for _, m in markers if m.get("merged") in names for r in m.get("replaces", [])}
     live = {_name(e): int(e.get("size") or 0) for e in entries
             if _name(e).endswith(".parquet") and not _name(e).startswith((".", "_")) and _name(e) not in hidden}
-    return live, markers
+    return live, markers, names
 
 
 def compact_partition(lake: Lake, table: str, tenant: str, date: dt.date, *, target_bytes: int = 128 << 20,
@@ -110,7 +110,7 @@ def compact_partition(lake: Lake, table: str, tenant: str, date: dt.date, *, tar
     validate_tenant(tenant)
     rel = f"{table}/tenant={tenant}/date={date.isoformat()}"
     res = CompactionResult(partitions=1)
-    live, _ = live_files(lake, rel)
+    live, _, _ = live_files(lake, rel)
     small = sorted((n for n, size in live.items() if size < target_bytes // 2), key=lambda n: n)
     groups: list[list[str]] = []
     cur: list[str] = []
@@ -164,8 +164,7 @@ def compact_partition(lake: Lake, table: str, tenant: str, date: dt.date, *, tar
 def add_rollups(lake: Lake, tenant: str, date: dt.date, *, step: Step | None = None) -> int:
     """Write the rollups that the partition's live large or compacted parts lack; returns how many."""
     rel = f"invocations/tenant={tenant}/date={date.isoformat()}"
-    live, _ = live_files(lake, rel)
-    names = {_name(e) for e in _ls(lake, rel)}
+    live, _, names = live_files(lake, rel)
     written = 0
     for n in sorted(live):
         if rollup.rollup_name(n) in names:

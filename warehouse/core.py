@@ -116,28 +116,25 @@ class Warehouse:
         return cur
 
     def _files(self, table: str, tenant: str, start: dt.datetime | None, end: dt.datetime | None) -> list[str]:
+        return self._files_and_rollups(table, tenant, start, end, use_rollups=False)[0]
+
+    def _files_and_rollups(self, table: str, tenant: str, start: dt.datetime | None, end: dt.datetime | None,
+                           use_rollups: bool = True) -> tuple[list[str], list[str]]:
+        """Part files and rollups for [start, end): a rollup stands in for its part on whole days only."""
         validate_tenant(tenant)
         d0 = start.date() if start else None
         d1 = (end - dt.timedelta(microseconds=1)).date() if end else None
-        paths, bad, _ = self.index.files(table, tenant, d0, d1)
+        whole = None
+        if use_rollups and start and end:
+            first = d0 if start.time() == dt.time() else d0 + dt.timedelta(days=1)
+            last = end.date() - dt.timedelta(days=1)  # end's own day is never whole: [start, end) excludes it
+            whole = (first, last) if first <= last else None
+        paths, rollups, bad, _ = self.index.files_with_rollups(table, tenant, d0, d1, whole)
         if bad:
             raise CorruptPartError(tenant, bad)
         # The empty file carries the current schema: with union_by_name, part files written by an
         # older version read with every current column (missing ones as NULL), and an empty list works.
-        return [*paths, self._empty[table]]
-
-    def _files_and_rollups(self, tenant: str, start: dt.datetime, end: dt.datetime,
-                           use_rollups: bool = True) -> tuple[list[str], list[str]]:
-        """Raw invocation part files and rollups for [start, end): rollups stand in for whole days only."""
-        validate_tenant(tenant)
-        first = start.date() if start.time() == dt.time() else start.date() + dt.timedelta(days=1)
-        last = end.date() - dt.timedelta(days=1)  # end's own day is never whole: [start, end) excludes it
-        whole = (first, last) if use_rollups and first <= last else None
-        d1 = (end - dt.timedelta(microseconds=1)).date()
-        paths, rollups, bad, _ = self.index.files_with_rollups("invocations", tenant, start.date(), d1, whole)
-        if bad:
-            raise CorruptPartError(tenant, bad)
-        return [*paths, self._empty["invocations"]], [*rollups, self._empty["rollups"]]
+        return [*paths, self._empty[table]], [*rollups, self._empty["rollups"]]
 
     def _run(self, name: str, params: dict[str, Any], **slots: str) -> pl.DataFrame:
         sql = sqlfiles.render(name, **slots) if slots else sqlfiles.load(name)
@@ -174,7 +171,8 @@ class Warehouse:
             raise ValueError(f"split_by: expected one of {sorted(k for k in SPLITS if k)} or None, got {split_by!r}")
         s, e = _range(start, end)
         # Users are rolled up per day (there are many of them): an hourly split by user reads raw rows.
-        files, rollups = self._files_and_rollups(tenant, s, e, use_rollups=not (grain == "hour" and split_by == "user"))
+        files, rollups = self._files_and_rollups("invocations", tenant, s, e,
+                                                 use_rollups=not (grain == "hour" and split_by == "user"))
         splits = "select 'total' as split" if split_by is None else "select distinct split from src"
         return self._run("cost_trend", {"tenant": tenant, "inv_files": files, "rollup_files": rollups, "start": s,
                                         "end": e, "grain": grain, "step": GRAINS[grain],
@@ -186,7 +184,7 @@ class Warehouse:
         if type(top_n) is not int or not 1 <= top_n <= 1000:
             raise ValueError(f"top_n: expected an integer from 1 to 1000, got {top_n!r}")
         s, e = _range(start, end)
-        files, rollups = self._files_and_rollups(tenant, s, e)
+        files, rollups = self._files_and_rollups("invocations", tenant, s, e)
         return self._run("expensive_agents", {"tenant": tenant, "inv_files": files, "rollup_files": rollups,
                                               "start": s, "end": e, "top_n": top_n})
 

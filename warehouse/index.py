@@ -135,16 +135,7 @@ class PartIndex:
     def files(self, table: str, tenant: str, start: dt.date | None = None,
               end: dt.date | None = None) -> tuple[list[str], list[str], int]:
         """(paths for DuckDB, unreadable files, rows) of a tenant's partitions in [start, end]."""
-        idx = self.tenant(tenant)
-        paths, bad, rows = [], [], 0
-        for (t, date), part in sorted(idx.parts.items()):
-            if t != table or (start and date < start) or (end and date > end):
-                continue
-            rel = f"{table}/tenant={tenant}/date={date.isoformat()}"
-            for n, r in part.files.items():
-                paths.append(self.lake.uri(f"{rel}/{n}"))
-                rows += r
-            bad.extend(part.bad)
+        paths, _, bad, rows = self.files_with_rollups(table, tenant, start, end, None)
         return paths, bad, rows
 
     def files_with_rollups(self, table: str, tenant: str, start: dt.date | None, end: dt.date | None,
