@@ -37,12 +37,12 @@ def lean_baseline(n: int, out: str) -> float:
 
 
 def record(rec: Recorder, runs: range, max_backlog: int) -> None:
-    queue = rec._flusher._queue
+    pending = rec._flusher.pending
     for k in runs:
         # Sustained rate: the producer waits while the queue holds more than a few batches,
         # instead of piling up an ever-growing backlog (which would measure the garbage
         # collector walking the backlog, not the pipeline).
-        while len(queue) > max_backlog:
+        while pending() > max_backlog:
             time.sleep(0.0005)
         work = rounds(k)
         with rec.invocation(tenant="acme", agent="support-bot", provider="openai", model="gpt-4o",

@@ -5,12 +5,17 @@ truncation included), and it must cost nothing but speed when it dies: a killed
 helper loses no record, is replaced, and the recorder keeps acknowledging.
 """
 
+import datetime as dt
 import json
 import os
 import signal
 import threading
 import time
+from decimal import Decimal
 
+import pytest
+
+from recorder.encode_worker import NotPicklable, pack_chunk, unpack_chunks
 from tests.lakeread import rows
 from tests.test_recorder import CANARY, INV, USAGE, _all_text
 
@@ -18,7 +23,9 @@ from tests.test_recorder import CANARY, INV, USAGE, _all_text
 def _record(rec, k0, n):
     params = {"headers": {"Authorization": f"Bearer {CANARY}"}, "max_tokens": 256}
     for k in range(k0, k0 + n):
-        with rec.invocation(**INV, user_message=f"question {k}") as inv:
+        # Every seventh run carries values marshal cannot write (its chunk is pickled instead).
+        variables = {"amount": Decimal("1.25"), "at": dt.datetime(2026, 1, 2, tzinfo=dt.UTC)} if k % 7 == 0 else None
+        with rec.invocation(**INV, user_message=f"question {k}", variables=variables) as inv:
             msgs = [{"role": "system", "content": "be brief"}, {"role": "user", "content": f"question {k}"}]
             with inv.round(msgs, request_params=params) as r:
                 r.set_response(f"answer {k}", tool_calls=[{"id": f"c{k}", "name": "f", "arguments": {"k": k}}],
@@ -62,6 +69,38 @@ def test_helper_writes_what_the_thread_writes(make_recorder, tmp_path):
     assert helper.stats()["encoder_process_errors"] == 0
     helper.shutdown()
     assert worker.proc.poll() is not None  # shutdown stops the helper
+
+
+def test_chunks_use_marshal_for_plain_rows_and_pickle_otherwise():
+    shared = {"role": "system", "content": "be brief"}
+    plain = ([("id1", 1, None, 2.5, True)], [("id1", 0, [shared]), ("id1", 1, [shared, {"role": "user"}])])
+    chunk = pack_chunk(*plain)
+    assert chunk[:1] == b"M"
+    inv, rnd = unpack_chunks([chunk, pack_chunk([("id2",)], [])])
+    assert inv == [*plain[0], ("id2",)] and rnd == plain[1]
+    assert rnd[0][2][0] is rnd[1][2][0]  # a message shared by two rounds stays one object (checked once)
+    other = pack_chunk([("id3", Decimal("0.1"), dt.date(2026, 1, 2))], [])
+    assert other[:1] == b"P" and unpack_chunks([other])[0] == [("id3", Decimal("0.1"), dt.date(2026, 1, 2))]
+    with pytest.raises(NotPicklable):
+        pack_chunk([("id4", threading.Lock())], [])
+
+
+def test_staged_chunks_count_against_the_queue_bound(make_recorder):
+    rec = make_recorder(encoder_process=True, max_queue=50, batch_size=1000, spool_interval=30.0)
+    worker = _wait_ready(rec)
+    os.kill(worker.proc.pid, signal.SIGSTOP)  # nothing leaves the staging area for now
+    try:
+        _record(rec, 0, 120)
+        deadline = time.monotonic() + 10
+        while rec._flusher._staged_n == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        stats = rec.stats()
+        assert rec._flusher.pending() <= 50 and stats["queue_depth"] <= 50
+        assert stats["dropped_queue_full"] >= 70  # the bound holds across queue and staging
+    finally:
+        os.kill(worker.proc.pid, signal.SIGCONT)
+    assert rec.flush(timeout=30) is False  # drops are reported by the next flush
+    assert len(rows(rec.lake, "invocations")) == 120 - rec.stats()["dropped_queue_full"]
 
 
 def test_killed_helper_loses_nothing_and_is_replaced(make_recorder):
