@@ -4,7 +4,7 @@ Interleaves, in the same process and run, (a) recording one invocation with 3
 rounds of ~2 KB of messages each (``bench/workload.py``) through ``Recorder`` and (b) 4 OpenTelemetry SDK
 spans (``start_as_current_span``, a ``BatchSpanProcessor``, a no-op exporter)
 carrying the same attributes. Prints median and p99 in microseconds and the
-ratios. Run: ``.venv/bin/python -m bench.record_overhead [--n 20000]``.
+ratios. Run: ``.venv/bin/python -m bench.record_overhead [--n 20000] [--encoder-process]``.
 """
 
 from __future__ import annotations
@@ -65,9 +65,11 @@ def pct(xs: list[float], p: float) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=20_000)
+    ap.add_argument("--encoder-process", action=argparse.BooleanOptionalAction, default=False,
+                    help="Recorder(encoder_process=True): the agent's thread also yields the GIL every 64 runs")
     args = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="invlog-bench-")
-    rec = Recorder(lake=f"{tmp}/lake", max_queue=1_000_000)
+    rec = Recorder(lake=f"{tmp}/lake", max_queue=1_000_000, encoder_process=args.encoder_process)
     provider = TracerProvider()
     provider.add_span_processor(BatchSpanProcessor(NoopExporter()))
     tracer = provider.get_tracer("bench")
@@ -91,7 +93,8 @@ def main() -> None:
     provider.shutdown()
     m_o, m_t = statistics.median(ours), statistics.median(otel)
     p_o, p_t = pct(ours, 0.99), pct(otel, 0.99)
-    print(f"Recording overhead, {args.n} interleaved iterations (1 invocation x 3 rounds vs 4 OTel spans)")
+    print(f"Recording overhead, {args.n} interleaved iterations (1 invocation x 3 rounds vs 4 OTel spans), "
+          f"encoder process {'on' if args.encoder_process else 'off'}")
     print(f"{'':34} {'median us':>10} {'p99 us':>10}")
     print(f"{'invocation-logs (3 rounds)':34} {m_o:10.1f} {p_o:10.1f}")
     print(f"{'OpenTelemetry SDK (4 spans)':34} {m_t:10.1f} {p_t:10.1f}")

@@ -2,11 +2,12 @@
 
 Records ``--invocations`` invocations of 3 rounds with about 2 KB of message text
 per round into a fresh local lake, durability on (group commit with fsync), and
-times from the first record to ``flush()`` returning. The producer respects
-backpressure (waits while more than ``--max-backlog`` invocations are queued), so
-the figure is the rate the pipeline sustains. Baseline in the same run: a
-lean pipeline (messages to JSON, tuples -> Arrow columns -> zstd Parquet; no
-spool, no redaction, no fsync) over the same runs. Building the runs' messages is
+times from the first record to ``flush()`` returning (so the publication of the
+last spool segment is included). The producer respects backpressure (waits while
+more than ``--max-backlog`` invocations are queued or staged), so the figure is
+the rate the pipeline sustains. Baseline in the same run: a lean pipeline
+(messages to JSON, tuples -> Arrow columns -> zstd Parquet; no spool, no
+redaction, no fsync) over the same runs. Building the runs' messages is
 timed in both. Run: ``.venv/bin/python -m bench.write_throughput``.
 """
 
@@ -39,9 +40,9 @@ def lean_baseline(n: int, out: str) -> float:
 def record(rec: Recorder, runs: range, max_backlog: int) -> None:
     pending = rec._flusher.pending
     for k in runs:
-        # Sustained rate: the producer waits while the queue holds more than a few batches,
-        # instead of piling up an ever-growing backlog (which would measure the garbage
-        # collector walking the backlog, not the pipeline).
+        # Sustained rate: the producer waits while more than a few batches are accepted but not
+        # yet encoded (queued, or staged for the helper), instead of piling up an ever-growing
+        # backlog (which would measure the garbage collector walking it, not the pipeline).
         while pending() > max_backlog:
             time.sleep(0.0005)
         work = rounds(k)
@@ -78,9 +79,6 @@ def main() -> None:
     stats = rec.stats()
     rec.shutdown()
     stored = read_table(rec.lake, "rounds").num_rows - 3 * args.warmup
-        # Sustained rate: the producer waits while the queue holds more than a few batches,
-        # instead of piling up an ever-growing backlog (which would measure the garbage
-        # collector walking the backlog, not the pipeline).
     base = lean_baseline(n, f"{tmp}/baseline.parquet")
     print(f"Write throughput: {n} invocations x 3 rounds, ~2 KB of messages per round, fsync on, "
           f"encoder process {'on' if args.encoder_process else 'off'}")

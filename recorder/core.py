@@ -57,7 +57,7 @@ class Recorder:
                  redact: Hook | None = None,
                  max_queue: int = 10_000, batch_size: int = 512,
                  spool_interval: float = 0.1, publish_interval: float = 10.0,
-                 max_segment_bytes: int = 64 << 20, max_field_bytes: int = 1 << 20,
+                 max_segment_bytes: int = 4 << 20, max_field_bytes: int = 1 << 20,
                  max_attachment_bytes: int = 100 << 20, fsync: bool = True, flush_timeout: float = 30.0,
                  encoder_process: bool = False):
         for name, val, integer in (("max_queue", max_queue, True), ("batch_size", batch_size, True),

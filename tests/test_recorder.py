@@ -5,6 +5,7 @@ import hashlib
 import json
 import os
 import threading
+import time
 from decimal import Decimal
 
 import pytest
@@ -242,6 +243,38 @@ def test_storage_failure_is_fail_open_and_drains_later(tmp_path, make_recorder):
     (lake / "invocations").unlink()
     assert rec.flush(timeout=30) is True
     assert len(rows(rec.lake, "invocations")) == 10 and len(rows(rec.lake, "rounds")) == 10
+
+
+def test_a_stuck_publication_does_not_hold_encoding(make_recorder):
+    rec = make_recorder(batch_size=8, spool_interval=0.01, publish_interval=0.01)
+    put, release, entered = rec.lake.put, threading.Event(), threading.Event()
+
+    def stuck_put(rel, data):  # the lake hangs (a stalled connection) until released
+        entered.set()
+        release.wait(30)
+        return put(rel, data)
+
+    rec.lake.put = stuck_put
+    try:
+        with rec.invocation(**INV, user_id="first") as inv, inv.round() as r:
+            r.set_response("x", usage=USAGE)
+        assert entered.wait(10)  # the publisher now hangs inside a write
+        for k in range(200):
+            with rec.invocation(**INV, user_id=f"u{k}") as inv, inv.round() as r:
+                r.set_response("x", usage=USAGE)
+        deadline = time.monotonic() + 10
+        while rec.stats()["queue_depth"] and time.monotonic() < deadline:
+            time.sleep(0.01)
+        stats = rec.stats()
+        assert stats["queue_depth"] == 0  # encoded and spooled meanwhile: nothing waits in memory
+        assert stats["spool_backlog_bytes"] > 0 and stats["written_invocations"] == 0
+        # the open segment kept growing while the publisher was busy instead of sealing every 10 ms
+        assert stats["spool_backlog_segments"] <= 3
+    finally:
+        release.set()
+    assert rec.flush(timeout=30) is True
+    assert sorted(r["user_id"] for r in rows(rec.lake, "invocations")) == sorted(
+        ["first", *(f"u{k}" for k in range(200))])
 
 
 def test_shutdown_is_idempotent_and_publishes(make_recorder):
