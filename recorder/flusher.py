@@ -114,11 +114,6 @@ class Flusher:
                 self._drops_unacked += 1
                 dropped = True
         self._wake.set()  # a full batch (or a full queue): wake the flusher now
-        if self._wake_at < self.batch_size:
-            # With a helper the flusher only packs a chunk (well under a millisecond): yield the
-            # GIL so it runs now, not after the 5 ms switch interval, by which time another
-            # hundred runs' objects would have aged into the collector's older generations.
-            time.sleep(0)
         if dropped and not self._stopped:
             self._log("queue", "recording queue full (%d); dropping invocations", self.max_queue)
 

@@ -33,19 +33,26 @@ def parquet_bytes(table: pa.Table) -> bytes:
 
 
 def _partitions(table: pa.Table) -> list[tuple[tuple[str, int], pa.Table]]:
-    """The table split by (tenant, day), in key order; one sort and zero-copy slices."""
-    keys = pa.table({"tenant": table.column("tenant"), "day": table.column("date").cast(pa.int32())})
-    counts = keys.group_by(["tenant", "day"]).aggregate([([], "count_all")])
-    if counts.num_rows == 1:  # the usual batch: one tenant, one day; no copy at all
-        return [((counts.column("tenant")[0].as_py(), counts.column("day")[0].as_py()), table)]
-    order = pc.sort_indices(keys, sort_keys=[("tenant", "ascending"), ("day", "ascending")])
+    """The table split by (tenant, day), in key order; one sort and zero-copy slices.
+
+    Compute kernels only: ``Table.group_by`` would import Acero, the dataset module
+    and pandas into the agent's process (60,000 more objects for every full
+    collection of the garbage collector to walk, for as long as the agent runs).
+    """
+    tenants, days = table.column("tenant"), table.column("date").cast(pa.int32())
+    one_tenant, one_day = pc.unique(tenants), pc.unique(days)
+    if len(one_tenant) == 1 and len(one_day) == 1:  # the usual batch: one tenant, one day; no copy at all
+        return [((one_tenant[0].as_py(), one_day[0].as_py()), table)]
+    order = pc.sort_indices(pa.table({"tenant": tenants, "day": days}),
+                            sort_keys=[("tenant", "ascending"), ("day", "ascending")])
     ordered = table.take(order)
-    groups = sorted(zip(counts.column("tenant").to_pylist(), counts.column("day").to_pylist(),
-                        counts.column("count_all").to_pylist(), strict=True))
+    keys = list(zip(ordered.column("tenant").to_pylist(), ordered.column("date").cast(pa.int32()).to_pylist(),
+                    strict=True))
     out, start = [], 0
-    for tenant, day, n in groups:
-        out.append(((tenant, day), ordered.slice(start, n)))
-        start += n
+    for i in range(1, len(keys) + 1):
+        if i == len(keys) or keys[i] != keys[start]:
+            out.append((keys[start], ordered.slice(start, i - start)))
+            start = i
     return out
 
 
