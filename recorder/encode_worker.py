@@ -30,6 +30,7 @@ import struct
 import subprocess
 import sys
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -97,6 +98,7 @@ class EncoderProcess:
     """
 
     def __init__(self, max_field_bytes: int, on_reply: Callable[[], None]):
+        self.started = time.monotonic()
         env = dict(os.environ)
         # The helper must import this package the way the parent did (e.g. from a checkout).
         env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
@@ -119,6 +121,7 @@ class EncoderProcess:
             if _read_exact(self._out, 1) != READY:
                 raise WorkerError("the encoder process failed to start")
             self.ready = True
+            self._on_reply()  # the flusher may be holding staged chunks for us
             while True:
                 (n,) = _LEN.unpack(_read_exact(self._out, _LEN.size))
                 self.replies.append(marshal.loads(_read_exact(self._out, n)))

@@ -38,6 +38,7 @@ _live: weakref.WeakSet[Flusher] = weakref.WeakSet()
 # generation, whose full collections would otherwise walk the agent's whole heap
 # every few hundred runs (a third of the agent's time in the write benchmark).
 CHUNK = 64
+STARTUP_GRACE = 10.0  # seconds a starting helper may take before it counts as failed
 
 COUNTERS = (
     "enqueued", "dropped_queue_full", "dropped_spool", "dropped_encode", "written_invocations",
@@ -324,6 +325,22 @@ class Flusher:
             if worker is not None and worker.dead is not None:  # it died while idle (or never started)
                 self._worker_failed(worker.dead)
                 worker = self._worker
+            if worker is not None and not worker.ready:
+                # Starting (about half a second): keep the chunks staged rather than encode them
+                # here, which would load pyarrow's pandas glue into the agent for good (57,000
+                # objects for every full collection to walk). A flush waits for it, briefly.
+                waited = time.monotonic() - worker.started
+                if waited > STARTUP_GRACE:
+                    self._worker_failed("the encoder process did not start in time")
+                    continue
+                if not force and self._staged_n < self.max_queue // 2:
+                    return
+                if not force:  # so many waiting that new runs would soon be dropped: encode here
+                    self._encode_chunks(*self._take_staged())
+                    continue
+                self._reply.wait(min(0.05, STARTUP_GRACE - waited))
+                self._reply.clear()
+                continue
             if worker is not None and worker.ready and len(self._inflight) >= 2:
                 if not force:
                     return  # two batches at the helper already: it wakes us when one is done

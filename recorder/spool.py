@@ -28,8 +28,11 @@ MAGIC = b"ILF1"
 _HEAD = struct.Struct("<4sII")
 _U32 = struct.Struct("<I")
 SUFFIX = ".spool"
-# lz4 runs in C without the GIL and shrinks what is written and fsynced about 5x.
-_IPC_OPTIONS = pa.ipc.IpcWriteOptions(compression="lz4")
+# Compression runs in C without the GIL and shrinks what is written and fsynced. Arrow's
+# zstd (level 1) beats its lz4 frame codec on this data both ways: a 1,536-round batch
+# writes in 1.0 us/round against 2.0 and reads back in 0.6 against 2.8, and is half the
+# size (bench: 0.09 MB against 0.16). Frames written with lz4 by earlier versions still read.
+_IPC_OPTIONS = pa.ipc.IpcWriteOptions(compression="zstd")
 
 
 def _ipc(table: pa.Table) -> bytes:

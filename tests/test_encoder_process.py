@@ -9,6 +9,8 @@ import datetime as dt
 import json
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from decimal import Decimal
@@ -170,3 +172,22 @@ def test_a_redaction_hook_keeps_encoding_in_process(make_recorder):
     _record(rec, 0, 5)
     assert rec.flush()
     assert rec._flusher._worker is None and len(rows(rec.lake, "invocations")) == 5
+
+
+def test_runs_recorded_while_the_helper_starts_wait_for_it(tmp_path):
+    # Encoding in the agent's process would load pyarrow's pandas glue there for good; with a
+    # helper, the agent's process never encodes, not even before the helper is ready.
+    script = f"""
+import sys
+from recorder import Recorder
+rec = Recorder(lake={str(tmp_path / 'lake')!r}, encoder_process=True)
+for k in range(50):
+    with rec.invocation(tenant="acme", agent="a", provider="openai", model="gpt-4o") as inv:
+        with inv.round([{{"role": "user", "content": f"q{{k}}"}}]) as r:
+            r.set_response("ok", usage={{"input_tokens": 10, "output_tokens": 1}})
+print(rec.flush(timeout=60), rec.stats()["written_invocations"], rec.stats()["encoder_process_errors"])
+print(sorted(m for m in ("pandas", "pyarrow.dataset") if m in sys.modules))
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                         timeout=120).stdout
+    assert out.splitlines() == ["True 50 0", "[]"]
