@@ -97,7 +97,8 @@ class Recorder:
             for name, value in (("agent", agent), ("provider", provider), ("model", model)):
                 if type(value) is not str or not value:
                     raise ValueError(f"{name}: expected a non-empty string, got {value!r}")
-        if user_id is not None or task_id is not None or session_id is not None:
+        if not ((user_id is None or type(user_id) is str) and (task_id is None or type(task_id) is str)
+                and (session_id is None or type(session_id) is str)):
             check_optional_text("user_id", user_id)
             check_optional_text("task_id", task_id)
             check_optional_text("session_id", session_id)
