@@ -17,7 +17,7 @@ hostile input cannot exhaust the stack.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 REDACTED = "[REDACTED]"
@@ -106,7 +106,11 @@ def _keys_dirty(d: dict[Any, Any]) -> bool:
 def _dict_dirty(d: dict[Any, Any], depth: int) -> bool:
     if not d.keys() <= _safe_keys and _keys_dirty(d):
         return True
-    for x in d.values():
+    return _seq_dirty(d.values(), depth)
+
+
+def _seq_dirty(items: Iterable[Any], depth: int) -> bool:
+    for x in items:
         tx = type(x)
         if tx is str:
             if len(x) >= 8:
@@ -116,25 +120,6 @@ def _dict_dirty(d: dict[Any, Any], depth: int) -> bool:
                         return True
                 elif hit is not x and hit != x:
                     return True
-        elif x is None or tx is int or tx is float or tx is bool:
-            continue
-        elif tx is dict:
-            if depth >= MAX_DEPTH or _dict_dirty(x, depth + 1):
-                return True
-        elif tx is list or tx is tuple:
-            if depth >= MAX_DEPTH or _seq_dirty(x, depth + 1):
-                return True
-        else:
-            return True
-    return False
-
-
-def _seq_dirty(seq: list[Any] | tuple[Any, ...], depth: int) -> bool:
-    for x in seq:
-        tx = type(x)
-        if tx is str:
-            if len(x) >= 8 and _text_dirty(x):
-                return True
         elif x is None or tx is int or tx is float or tx is bool:
             continue
         elif tx is dict:
