@@ -6,9 +6,10 @@ queued or every ``spool_interval`` seconds, encodes the batch, and appends it to
 the spool with one write and one fsync (group commit). Every ``publish_interval``
 seconds (or on ``flush``/``shutdown``, or when a segment is full) it seals the
 segment, and a second thread, the publisher, writes sealed segments as part files
-and deletes them. On start it replays the orphan segments that a dead process left. Nothing here raises into the agent:
-storage down, disk full or a bug are logged (rate-limited) and counted, the spool
-holds the backlog, and publication is retried with exponential backoff.
+and deletes them. On start it replays the orphan segments that a dead process
+left. Nothing here raises into the agent: storage down, disk full or a bug are
+logged (rate-limited) and counted, the spool holds the backlog, and publication is
+retried with exponential backoff.
 """
 
 from __future__ import annotations
@@ -335,7 +336,7 @@ class Flusher:
                     continue
                 if not force and self._staged_n < self.max_queue // 2:
                     return
-                if not force:  # so many waiting that new runs would soon be dropped: encode here
+                if not force or self._stopping:  # too many waiting, or the process is exiting: here
                     self._encode_chunks(*self._take_staged())
                     continue
                 self._reply.wait(min(0.05, STARTUP_GRACE - waited))
@@ -425,7 +426,7 @@ class Flusher:
             self._worker = None
             worker.close(kill=True)
             self._worker_failures += 1
-            if self._worker_failures <= 3:  # a helper that keeps dying is not restarted forever
+            if self._worker_failures <= 3 and not self._stopping:  # not restarted forever, nor at exit
                 self._start_worker()
             else:
                 self._wake_at = self.batch_size

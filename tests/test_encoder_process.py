@@ -191,3 +191,23 @@ print(sorted(m for m in ("pandas", "pyarrow.dataset") if m in sys.modules))
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
                          timeout=120).stdout
     assert out.splitlines() == ["True 50 0", "[]"]
+
+
+def test_shutdown_does_not_wait_for_a_helper_that_never_starts(make_recorder, tmp_path, monkeypatch):
+    hung = tmp_path / "hung-python"
+    hung.write_text("#!/bin/sh\nexec sleep 600\n")  # starts, never says it is ready
+    hung.chmod(0o755)
+    monkeypatch.setattr(sys, "executable", str(hung))
+    rec = make_recorder(encoder_process=True)
+    deadline = time.monotonic() + 10
+    while rec._flusher._worker is None and time.monotonic() < deadline:  # started by the flusher thread
+        time.sleep(0.01)
+    worker = rec._flusher._worker
+    assert worker is not None
+    _record(rec, 0, 20)
+    assert not worker.ready and rec.stats()["queue_depth"] == 20  # staged, waiting for the helper
+    t0 = time.monotonic()
+    assert rec.shutdown(timeout=8) is True  # the staged runs are encoded here, not held for the helper
+    assert time.monotonic() - t0 < 8
+    assert len(rows(rec.lake, "invocations")) == 20
+    assert worker.proc.poll() is not None  # and the hung helper is gone
