@@ -72,8 +72,8 @@ def read_frames(data: bytes) -> ReadResult:
                         (la,) = _U32.unpack_from(payload, 0)
                         inv = pa.ipc.open_stream(payload[4 : 4 + la]).read_all()
                         rnd = pa.ipc.open_stream(payload[4 + la :]).read_all()
-                        res.invocations.append(inv.cast(INVOCATIONS))
-                        res.rounds.append(rnd.cast(ROUNDS))
+                        res.invocations.append(inv if inv.schema.equals(INVOCATIONS) else inv.cast(INVOCATIONS))
+                        res.rounds.append(rnd if rnd.schema.equals(ROUNDS) else rnd.cast(ROUNDS))
                         ok = True
                     except (pa.ArrowException, struct.error, ValueError):
                         ok = False
