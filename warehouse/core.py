@@ -209,8 +209,10 @@ class Warehouse:
         s, e = _range(start, end)
         params = {"tenant": tenant, "inv_files": self._files("invocations", tenant, s, e), "start": s, "end": e,
                   "min_cost": cost, **filters}
-        df = self._run("invocations", {**params, "limit": limit, "offset": offset}, order_by=SORTS[sort])
-        total = int(self._run("invocations_count", params)["total_count"][0])
+        where = sqlfiles.load("invocation_filter")  # one predicate for the page and its count
+        df = self._run("invocations", {**params, "limit": limit, "offset": offset}, order_by=SORTS[sort],
+                       filter=where)
+        total = int(self._run("invocations_count", params, filter=where)["total_count"][0])
         return df, total
 
     def trace(self, tenant: str, invocation_id: str) -> dict[str, Any] | None:

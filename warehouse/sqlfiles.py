@@ -2,8 +2,9 @@
 
 Each file starts with ``-- name: <name>`` and a comment saying what it answers.
 Values are always named parameters (``$tenant``); the only text substituted is a
-structural slot (``{split}``, ``{order_by}``) whose content comes from a
-whitelist in Python, never from a user.
+structural slot (``{split}``, ``{order_by}``, ``{filter}``) whose content comes
+from a whitelist in Python or from another of these files (a predicate two queries
+share), never from a user.
 """
 
 from __future__ import annotations
