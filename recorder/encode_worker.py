@@ -35,6 +35,8 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from recorder.spool import encode_frame
+
 _LEN = struct.Struct("<I")
 READY = b"R"
 
@@ -167,8 +169,6 @@ class EncoderProcess:
 
 
 def _encode(encoder: Any, payload: bytes) -> tuple[bytes, int]:
-    from recorder.spool import encode_frame
-
     inv_rows, round_rows = unpack_chunks(marshal.loads(payload))
     before = encoder.truncated_fields
     frame = encode_frame(encoder.table("invocations", inv_rows), encoder.table("rounds", round_rows))
