@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 LAKE ?= ./data/lake
 PORT ?= 8501
 
-.PHONY: run test lint bench demo clean browser
+.PHONY: run test lint bench demo clean browser oidc
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -17,13 +17,20 @@ run: $(BIN)/.installed
 	$(BIN)/python -m recorder.demo --lake $(LAKE) --if-empty
 	INVLOG_LAKE=$(LAKE) $(BIN)/streamlit run app.py --server.port $(PORT)
 
-test: $(BIN)/.installed browser
+test: $(BIN)/.installed browser oidc
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The browser tests drive Debian's chromium; install it when it is missing (needs root, as in CI).
 browser:
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium)
+
+# The login tests run a real OIDC provider (oauth2-mock-server from npm) on loopback.
+oidc: tests/oidc/node_modules/.installed
+tests/oidc/node_modules/.installed: tests/oidc/package.json tests/oidc/package-lock.json
+	@command -v npm >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq nodejs npm)
+	npm ci --prefix tests/oidc --no-audit --no-fund --loglevel=error
+	touch $@
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
@@ -36,4 +43,4 @@ demo: $(BIN)/.installed
 	$(BIN)/python -m recorder.demo --lake $(LAKE)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache test-artifacts
+	rm -rf $(VENV) .pytest_cache .ruff_cache test-artifacts tests/oidc/node_modules

@@ -54,12 +54,11 @@ if rep.unpriced.height:
 name = f"spend-{tenant}-{start.isoformat()}-{end.isoformat()}"
 d1, d2, d3 = st.columns(3)
 # Files are built when clicked (callables), not on every render: the HTML embeds 4.8 MB of Plotly.
-d1.download_button("Download CSV", lambda: rpt.to_csv(rep), file_name=f"{name}.csv", mime="text/csv", key="csv",
-                   on_click="ignore")
-d2.download_button("Download Parquet", lambda: rpt.to_parquet(rep), file_name=f"{name}.parquet",
-                   mime="application/octet-stream", key="parquet", on_click="ignore")
-d3.download_button("Download HTML report", lambda: rpt.to_html(rep, trend, lake=data.lake_url()),
-                   file_name=f"{name}.html", mime="text/html", key="html", on_click="ignore")
+state.download_button(d1, "Download CSV", lambda: rpt.to_csv(rep), file_name=f"{name}.csv", mime="text/csv", key="csv")
+state.download_button(d2, "Download Parquet", lambda: rpt.to_parquet(rep), file_name=f"{name}.parquet",
+                      mime="application/octet-stream", key="parquet")
+state.download_button(d3, "Download HTML report", lambda: rpt.to_html(rep, trend), file_name=f"{name}.html",
+                      mime="text/html", key="html")
 params = "&".join(f"{k}={v}" for k, v in st.query_params.to_dict().items())
 st.caption(f"Share this report: `reports?{params}` (the link reopens the same tenant and period for users "
            "allowed to see it)")

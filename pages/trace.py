@@ -107,8 +107,9 @@ if t["attachments"]:
         if a.get("url"):
             c[5].markdown(f"[{a['url']}]({a['url']})")
         elif a.get("uri"):
-            c[5].download_button("Download", lambda uri=a["uri"]: data.read_attachment(uri), file_name=a["filename"],
-                                 mime=a["media_type"], key=f"att-{i}", on_click="ignore")  # read when clicked
+            state.download_button(c[5], "Download", lambda uri=a["uri"]: data.read_attachment(tenant, uri),
+                                  file_name=a["filename"], mime=a["media_type"] or "application/octet-stream",
+                                  key=f"att-{i}")  # read when clicked
         else:
             c[5].write(f"not mirrored: {a.get('error') or ''}")
 

@@ -119,10 +119,115 @@ def test_secrets_restrict_the_local_user(demo_lake, monkeypatch):
     assert at.sidebar.selectbox[0].options == ["globex"]
 
 
+AUTH = {"redirect_uri": "http://127.0.0.1:8501/oauth2callback", "cookie_secret": "s" * 32, "client_id": "x",
+        "client_secret": "y", "server_metadata_url": "http://127.0.0.1:1/.well-known/openid-configuration"}
+LOGIN = {"auth": AUTH, "access": {"users": {"alice@example.com": ["acme"]}}}
+
+
+def _user(email="alice@example.com", verified=True, iat=None, sub="alice"):
+    import time
+
+    return {"is_logged_in": True, "email": email, "email_verified": verified, "sub": sub, "iss": "http://idp",
+            "iat": int(time.time()) if iat is None else iat}
+
+
+def login_app(lake, monkeypatch, user=None, secrets=LOGIN, page=None, **params):
+    monkeypatch.setenv("INVLOG_LAKE", lake)
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.secrets.update(secrets)
+    if user is not None:
+        at.user = user
+    for k, v in params.items():
+        at.query_params[k] = v
+    if page:
+        at.switch_page(page)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
 def test_login_required_when_auth_is_configured(demo_lake, monkeypatch):
-    secrets = {"auth": {"client_id": "x"}, "access": {"users": {"alice@example.com": ["acme"]}}}
-    at = app(demo_lake, monkeypatch, secrets=secrets, tenant="acme")
+    at = login_app(demo_lake, monkeypatch, tenant="acme")
     assert any(b.label == "Log in" for b in at.button) and not at.metric
+
+
+def test_logged_in_user_sees_only_her_tenants_with_a_logout_button(demo_lake, monkeypatch):
+    at = login_app(demo_lake, monkeypatch, user=_user(email="ALICE@Example.com", sub="alice-caps"))
+    assert at.sidebar.selectbox[0].options == ["acme"]  # e-mails compare case-insensitively
+    assert any(b.label == "Log out" for b in at.sidebar.button)
+    assert demo_lake not in " ".join(c.value for c in at.sidebar.caption)  # no server path once logged in
+    at = login_app(demo_lake, monkeypatch, user=_user(sub="alice-2"), tenant="globex", page="pages/reports.py")
+    assert "Access denied" in at.error[0].value and not at.metric
+
+
+def test_unverified_email_gets_nothing_unless_configured_unsafe(demo_lake, monkeypatch):
+    at = login_app(demo_lake, monkeypatch, user=_user(verified=False, sub="alice-u"), tenant="acme")
+    assert "did not confirm" in at.error[0].value and not at.metric
+    unsafe = {"auth": AUTH, "access": {"users": {"alice@example.com": ["acme"]}, "require_verified_email": False}}
+    at = login_app(demo_lake, monkeypatch, user=_user(verified=False, sub="alice-u2"), secrets=unsafe)
+    assert at.metric and at.sidebar.selectbox[0].options == ["acme"]
+
+
+def test_a_stale_or_unknown_login_must_log_in_again(demo_lake, monkeypatch):
+    import time
+
+    # A cookie whose login this server never saw (issued an hour ago: a restart, or a copied cookie).
+    at = login_app(demo_lake, monkeypatch, user=_user(iat=int(time.time()) - 3600, sub="alice-old"))
+    assert "log in again" in at.warning[0].value and not at.metric
+    assert any(b.label == "Log in" for b in at.button)
+
+
+def test_non_loopback_bind_without_login_is_refused(demo_lake, monkeypatch):
+    from streamlit.testing.v1.util import patch_config_options
+
+    monkeypatch.delenv("INVLOG_UNSAFE_NO_LOGIN", raising=False)
+    with patch_config_options({"server.address": "0.0.0.0"}):
+        at = app(demo_lake, monkeypatch, tenant="acme")
+        assert "without login" in at.error[0].value and not at.metric
+        monkeypatch.setenv("INVLOG_UNSAFE_NO_LOGIN", "1")
+        at = app(demo_lake, monkeypatch, tenant="acme")
+        assert "Anyone who can reach this address sees every tenant" in at.warning[0].value and at.metric
+
+
+BROKEN = {
+    "unclosed list": ('[access]\nlocal_user = ["acme"\n', 2),
+    "header without its bracket": ('[auth\nclient_id = "x"\n', 1),
+    "incomplete auth": ('[auth]\nclient_id = "x"\ncookie_secret = "c"\n', 1),
+    "typo in auth": ('[auth]\nredirect_uri = "http://h/oauth2callback"\ncookie_secret = "c"\nclient_id = "x"\n'
+                     'client_secret = "y"\nserver_metadata_url = "http://h/m"\nclient_secert = "y"\n', 7),
+    "unknown access key": ('[access]\nlocal_users = ["*"]\n', 2),
+    "tenants not a list": ('[access.users]\n"alice@example.com" = "acme"\n', 2),
+    "bad tenant id": ('[access]\nlocal_user = ["../other"]\n', 2),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(BROKEN))
+def test_a_broken_secrets_file_fails_closed_naming_file_and_line(demo_lake, monkeypatch, tmp_path, kind):
+    from streamlit.testing.v1.util import patch_config_options
+
+    text, line = BROKEN[kind]
+    path = tmp_path / "secrets.toml"
+    path.write_text(text)
+    with patch_config_options({"secrets.files": [str(path)]}):
+        for page in PAGES:
+            at = app(demo_lake, monkeypatch, page=page, tenant="acme")
+            message = at.error[0].value
+            assert "access configuration is invalid" in message, message
+            assert f"{path}" in message and f"line {line}" in message, message
+            assert not at.metric and not at.sidebar.selectbox
+
+
+def test_an_edit_while_running_is_validated_again(demo_lake, monkeypatch, tmp_path):
+    from streamlit.testing.v1.util import patch_config_options
+
+    path = tmp_path / "secrets.toml"
+    path.write_text('[access]\nlocal_user = ["globex"]\n')
+    with patch_config_options({"secrets.files": [str(path)]}):
+        at = app(demo_lake, monkeypatch)
+        assert at.sidebar.selectbox[0].options == ["globex"]
+        path.write_text('[access]\nlocal_user = ["globex", \n')  # saved half-edited
+        at.run()
+        assert "access configuration is invalid" in at.error[0].value and not at.metric
 
 
 def test_empty_lake(tmp_path, monkeypatch):

@@ -71,10 +71,10 @@ def spend_report(url: str, tenant: str, start: dt.date, end: dt.date, hour: str)
     return warehouse(url).spend_report(tenant, start, end)
 
 
-def read_attachment(uri: str) -> bytes:
+def read_attachment(tenant: str, uri: str) -> bytes:
+    """An attachment's mirrored bytes, only from this tenant's attachment folder of this lake."""
     lake = wh().lake
-    prefix = lake.uri("")
-    if not uri.startswith(prefix.rstrip("/")):
-        raise ValueError("attachment is not in this lake")
-    rel = uri[len(prefix.rstrip("/")) + 1 :]
-    return lake.read(rel)
+    prefix = lake.uri(f"attachments/tenant={tenant}/").rstrip("/") + "/"
+    if not uri.startswith(prefix) or ".." in uri[len(prefix):]:
+        raise ValueError("attachment is not in this tenant's folder of the lake")
+    return lake.read(uri[len(lake.uri("").rstrip("/")) + 1 :])

@@ -7,6 +7,7 @@ session state) naming a foreign tenant gets "access denied", never its data.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from typing import Any
 
 import streamlit as st
@@ -15,6 +16,7 @@ from ui import access, data
 from ui.fmt import TIMEZONES
 from warehouse.errors import CorruptPartError
 
+log = logging.getLogger("invlog.dashboard")
 NAV = [("pages/overview.py", "Overview"), ("pages/cost_trends.py", "Cost trends"), ("pages/agents.py", "Agents"),
        ("pages/invocations.py", "Invocations"), ("pages/trace.py", "Trace"), ("pages/reports.py", "Reports")]
 
@@ -45,24 +47,32 @@ def today() -> dt.date:
 
 
 def sidebar() -> tuple[str, str]:
-    """Tenant and time zone pickers; returns (tenant, tz). Stops the page when there is nothing to show."""
-    access.require_login()
+    """Gate, tenant and time zone pickers; returns (tenant, tz). Stops the page when there is nothing to show."""
+    identity = access.gate()
+    st.session_state["_invlog_identity"] = identity
+    where = f" at {data.lake_url()}" if identity.local else ""  # no server paths for logged-in visitors
     try:
         lake_tenants = data.tenants(data.lake_url())
     except Exception as exc:  # an unreachable lake: say so, no traceback
-        st.error(f"Cannot read the lake at {data.lake_url()}: {exc}")
+        log.exception("cannot read the lake")
+        st.error(f"Cannot read the lake{where}: {exc}" if identity.local else
+                 "Cannot read the lake right now. The server log has the details.")
+        access.logout_button(identity)
         st.stop()
-    allowed = access.allowed_tenants(lake_tenants)
+    allowed = access.allowed_tenants(identity, lake_tenants)
     wanted = param("tenant")
     if wanted is not None and wanted not in allowed:
         st.error(f"Access denied: you cannot see tenant {wanted!r}.")
+        access.logout_button(identity)
         st.stop()
-    if not lake_tenants:
-        st.info(f"The lake at {data.lake_url()} has no invocations yet. Record some with `agent.run()`, or run "
+    if not allowed and not lake_tenants and identity.local:
+        st.info(f"The lake{where} has no invocations yet. Record some with `agent.run()`, or run "
                 "`make run`, which records demo data into an empty lake.")
         st.stop()
     if not allowed:
-        st.warning("Your account has no tenants. Ask an administrator to grant access in the dashboard's secrets.")
+        st.warning("Your account has no tenants with data. Ask an administrator to grant access in the "
+                   "dashboard's secrets.")
+        access.logout_button(identity)
         st.stop()
     tenant = st.sidebar.selectbox("Tenant", allowed, index=allowed.index(wanted) if wanted in allowed else 0)
     keep = {"tenant": tenant, **({"tz": param("tz")} if param("tz") else {})}
@@ -75,8 +85,21 @@ def sidebar() -> tuple[str, str]:
     tz = st.sidebar.selectbox("Time zone", TIMEZONES, index=TIMEZONES.index(tz) if tz in TIMEZONES else 0,
                               help="Times are shown in this zone; days and hours are bucketed in UTC.")
     set_params(tenant=tenant, tz=None if tz == "UTC" else tz)
-    st.sidebar.caption(f"Lake: `{data.lake_url()}` · user: {access.current_user()}")
+    st.sidebar.caption(f"Lake: `{data.lake_url()}` · local user" if identity.local
+                       else f"Signed in as {identity.email}")
+    access.logout_button(identity)
     return tenant, tz
+
+
+def identity() -> access.Identity:
+    """The identity the page's ``sidebar()`` admitted on this run."""
+    return st.session_state["_invlog_identity"]
+
+
+def download_button(where: Any, label: str, make: Any, *, file_name: str, mime: str, key: str) -> None:
+    """A download whose file is built on click, only for a live session, and served only to it."""
+    where.download_button(label, access.download(identity(), make, file_name, mime), file_name=file_name, mime=mime,
+                          key=key, on_click="ignore")
 
 
 def period(default_days: int = 30, key: str = "period") -> tuple[dt.date, dt.date]:

@@ -111,7 +111,7 @@ def _run(args: argparse.Namespace) -> int:
         data = report.to_parquet(rep)
     else:
         trend = wh.cost_trend(args.tenant, args.start, args.end, grain="day", split_by="agent")
-        data = report.to_html(rep, trend, lake=lake.url)
+        data = report.to_html(rep, trend)
     with open(args.out, "wb") as f:
         f.write(data)
     print(f"wrote {args.format} spend report for {args.tenant} ({args.start}..{args.end}): "

@@ -59,8 +59,11 @@ def _table(df: pl.DataFrame, label: str) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def to_html(report: SpendReport, trend: pl.DataFrame, *, lake: str) -> bytes:
-    """The self-contained HTML report; ``trend`` is ``cost_trend(..., split_by="agent")`` for the period."""
+def to_html(report: SpendReport, trend: pl.DataFrame) -> bytes:
+    """The self-contained HTML report; ``trend`` is ``cost_trend(..., split_by="agent")`` for the period.
+
+    It is shared with customers and accounting, so it names no server detail (no lake path).
+    """
     charts = [cost_trend_figure(trend, kind="bar", title="Daily cost by agent"),
               breakdown_pie_figure(report.by_model, "Cost by model")]
     chart_html = "".join(fig.to_html(full_html=False, include_plotlyjs=(i == 0), config={"displaylogo": False})
@@ -94,7 +97,7 @@ th:first-child,td:first-child{{text-align:left}}
 </style></head><body>
 <h1>Spend report: {html.escape(report.tenant)}</h1>
 <p class="muted">Period {report.start:%Y-%m-%d %H:%M} to {end_incl} UTC (end exclusive) ·
-generated {report.generated_at:%Y-%m-%d %H:%M} UTC from {html.escape(lake)} by Invocation Logs</p>
+generated {report.generated_at:%Y-%m-%d %H:%M} UTC by Invocation Logs</p>
 <div class="kpis">
 <div class="kpi"><span>Total spend</span><b>{money(report.total_cost_usd)}</b></div>
 <div class="kpi"><span>Runs</span><b>{report.runs:,}</b></div>
