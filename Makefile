@@ -14,8 +14,8 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt
 	touch $@
 
 run: $(BIN)/.installed
-	$(BIN)/python -m recorder.demo --lake $(LAKE) --if-empty
-	INVLOG_LAKE=$(LAKE) $(BIN)/streamlit run app.py --server.port $(PORT)
+	$(BIN)/python -m invlog demo --lake $(LAKE) --if-empty
+	$(BIN)/python -m invlog dashboard --lake $(LAKE) --port $(PORT)
 
 test: $(BIN)/.installed browser oidc
 	$(BIN)/ruff check .
@@ -40,7 +40,7 @@ bench: $(BIN)/.installed
 	$(BIN)/python -m bench.write_throughput
 
 demo: $(BIN)/.installed
-	$(BIN)/python -m recorder.demo --lake $(LAKE)
+	$(BIN)/python -m invlog demo --lake $(LAKE)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache test-artifacts tests/oidc/node_modules

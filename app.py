@@ -2,10 +2,10 @@
 
 This one file is both halves of the dashboard. Imported by ``streamlit run``
 (which finds the ``st.App`` below), it is the server: Streamlit's ASGI app
-behind ``ui.guard.DashboardGuard``, which serves downloads only to the session
+behind ``invlog.dashboard.guard.DashboardGuard``, which serves downloads only to the session
 that made them and hides the metrics endpoint. Run as the Streamlit script
 (``__main__``), it sets up the page and the navigation; each page is a thin
-file in ``pages/`` and starts with the access gate (``ui.access``). The lake
+file in ``pages/`` and starts with the access gate (``invlog.dashboard.access``). The lake
 comes from ``INVLOG_LAKE`` (default ``./data/lake``); who sees which tenants
 comes from ``.streamlit/secrets.toml``. The committed ``.streamlit/config.toml``
 binds the server to 127.0.0.1.
@@ -25,12 +25,12 @@ if __name__ == "__main__":
         st.Page("pages/reports.py", title="Reports", icon="🧾", url_path="reports"),
     ]
 
-    # The sidebar links are drawn by ui.state.sidebar() (they carry the tenant along); hiding the default
+    # The sidebar links are drawn by invlog.dashboard.state.sidebar() (they carry the tenant along); hiding the default
     # navigation also keeps Streamlit from listing pages/ by file name before this script has run.
     st.navigation(PAGES, position="hidden").run()
 else:
     from starlette.middleware import Middleware
 
-    from ui.guard import DashboardGuard
+    from invlog.dashboard.guard import DashboardGuard
 
     app = st.App(__file__, middleware=[Middleware(DashboardGuard)])

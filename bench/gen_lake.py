@@ -21,9 +21,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from invlog.lake import INVOCATIONS, ROUNDS, file_schema
 from recorder.encode import picos_to_decimal
 from recorder.providers.offline import _trace
-from schema import INVOCATIONS, ROUNDS, file_schema
 from warehouse.compact import ROW_GROUP
 
 AGENTS = np.array(["support-bot", "research-agent", "etl-summarizer", "router", "triage", "billing-bot"])

@@ -32,7 +32,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from schema import Lake
+from invlog.lake import Lake
 from warehouse import Warehouse, rollup, sqlfiles
 from warehouse import compact as maint
 from warehouse.core import GRAINS, HIVE, SORTS, SPLITS

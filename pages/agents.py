@@ -3,7 +3,7 @@
 import polars as pl
 import streamlit as st
 
-from ui import data, state
+from invlog.dashboard import data, state
 from warehouse.charts import agents_bar_figure
 
 tenant, tz = state.sidebar()

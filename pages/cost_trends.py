@@ -6,7 +6,7 @@ from decimal import Decimal
 import polars as pl
 import streamlit as st
 
-from ui import data, fmt, state
+from invlog.dashboard import data, fmt, state
 from warehouse.charts import cost_trend_figure
 
 tenant, tz = state.sidebar()

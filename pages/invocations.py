@@ -3,7 +3,7 @@
 import polars as pl
 import streamlit as st
 
-from ui import data, fmt, state
+from invlog.dashboard import data, fmt, state
 
 PAGE_SIZE = 50
 tenant, tz = state.sidebar()

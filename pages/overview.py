@@ -4,7 +4,7 @@ import datetime as dt
 
 import streamlit as st
 
-from ui import data, fmt, state
+from invlog.dashboard import data, fmt, state
 from warehouse.charts import sparkline_figure
 
 tenant, tz = state.sidebar()

@@ -5,7 +5,7 @@ import datetime as dt
 import polars as pl
 import streamlit as st
 
-from ui import data, fmt, state
+from invlog.dashboard import data, fmt, state
 from warehouse import report as rpt
 from warehouse.charts import breakdown_pie_figure, cost_trend_figure
 

@@ -4,7 +4,7 @@ import json
 
 import streamlit as st
 
-from ui import data, fmt, state
+from invlog.dashboard import data, fmt, state
 from warehouse.charts import timeline_figure
 
 tenant, tz = state.sidebar()

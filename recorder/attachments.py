@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from invlog.lake import Lake
 from recorder.redact import redact_text
-from schema import Lake
 
 
 @dataclass(frozen=True, slots=True)

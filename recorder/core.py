@@ -21,13 +21,13 @@ import os
 from collections.abc import Callable
 from typing import Any
 
+from invlog.lake import Lake, validate_tenant
 from recorder.encode import Encoder
 from recorder.flusher import Flusher
 from recorder.invocation import Invocation
 from recorder.pricing import PriceBook
 from recorder.redact import Hook
 from recorder.validate import check_optional_text, check_trigger
-from schema import Lake, validate_tenant
 
 ENV_SPOOL = "INVLOG_SPOOL"
 

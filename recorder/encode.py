@@ -21,8 +21,8 @@ import numpy as np
 import orjson
 import pyarrow as pa
 
+from invlog.lake import COST_TYPE, JSON_COLUMNS, TABLES
 from recorder.redact import Hook, needs_redaction, redact_text, redact_value
-from schema import COST_TYPE, JSON_COLUMNS, TABLES
 
 # Short identifier-like columns: validated or produced by us, not free text.
 _PLAIN = frozenset({

@@ -23,13 +23,13 @@ import weakref
 from collections import deque
 from typing import Any
 
+from invlog.lake import INVOCATIONS, Lake, new_part_id
 from recorder import parts
 from recorder.attachments import mirror
 from recorder.encode import Encoder
 from recorder.encode_worker import EncoderProcess, NotPicklable, WorkerError, pack_chunk, unpack_chunks
 from recorder.redact import redact_text
 from recorder.spool import Segment, encode_frame, orphans, read_frames
-from schema import INVOCATIONS, Lake, new_part_id
 
 log = logging.getLogger("invocation_logs")
 _ATTACH = INVOCATIONS.get_field_index("attachments")

@@ -18,8 +18,8 @@ import time
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from invlog.lake import COST_SCALE, SCHEMA_VERSION
 from recorder.validate import check_cost, check_status, check_usage
-from schema import COST_SCALE, SCHEMA_VERSION
 
 if TYPE_CHECKING:
     from recorder.attachments import LLMFile

@@ -17,7 +17,7 @@ import logging
 import threading
 from typing import Any
 
-from schema import Lake, new_part_id, validate_tenant
+from invlog.lake import Lake, new_part_id, validate_tenant
 
 log = logging.getLogger("invocation_logs")
 

@@ -18,8 +18,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from schema import INVOCATIONS, PARTITION_KEYS, ROUNDS, Lake, file_schema, partition_path
-from schema.layout import COMPACTED_PREFIX, bump_generation
+from invlog.lake import INVOCATIONS, PARTITION_KEYS, ROUNDS, Lake, file_schema, partition_path
+from invlog.lake.layout import COMPACTED_PREFIX, bump_generation
 
 _EPOCH = dt.date(1970, 1, 1)
 _FILE_SCHEMAS = {"invocations": file_schema(INVOCATIONS), "rounds": file_schema(ROUNDS)}

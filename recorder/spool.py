@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 
-from schema import INVOCATIONS, ROUNDS, new_part_id
+from invlog.lake import INVOCATIONS, ROUNDS, new_part_id
 
 MAGIC = b"ILF1"
 _HEAD = struct.Struct("<4sII")

@@ -12,7 +12,7 @@ import math
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from schema import COST_SCALE, STATUSES, TRIGGERS, validate_tenant
+from invlog.lake import COST_SCALE, STATUSES, TRIGGERS, validate_tenant
 
 # A single LLM call with more tokens than this is a bug, not a workload.
 MAX_TOKENS = 100_000_000

@@ -13,7 +13,7 @@ import io
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from schema import TABLES, Lake, file_schema
+from invlog.lake import TABLES, Lake, file_schema
 
 
 def part_files(lake: Lake, table: str) -> list[str]:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from ui import access_config
-from ui.access import Identity, allowed_tenants, may_administer
-from ui.access_config import AccessConfig, AccessConfigError, parse
-from ui.sessions import DOWNLOAD_TTL, LOGIN_WINDOW, SessionStore
+from invlog.dashboard import access_config
+from invlog.dashboard.access import Identity, allowed_tenants, may_administer
+from invlog.dashboard.access_config import AccessConfig, AccessConfigError, parse
+from invlog.dashboard.sessions import DOWNLOAD_TTL, LOGIN_WINDOW, SessionStore
 
 AUTH = {"redirect_uri": "http://h/oauth2callback", "cookie_secret": "c", "client_id": "i", "client_secret": "s",
         "server_metadata_url": "http://h/.well-known/openid-configuration"}
@@ -112,7 +112,7 @@ def test_idle_timeout_max_age_and_logout_end_a_login_for_good():
 
 
 def store_key(c):
-    from ui.sessions import session_key
+    from invlog.dashboard.sessions import session_key
 
     return session_key(c)
 

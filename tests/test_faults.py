@@ -18,9 +18,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from invlog.lake import Lake
 from recorder import LLMFile, Recorder
 from recorder.clock import SimClock
-from schema import Lake
 from tests.lakeread import rows
 from warehouse import Warehouse
 from warehouse import compact as maint

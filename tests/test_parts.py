@@ -13,11 +13,11 @@ import sys
 
 import pyarrow.parquet as pq
 
+from invlog.lake import Lake
 from recorder.clock import SimClock
 from recorder.encode import Encoder
 from recorder.parts import publish
 from recorder.spool import encode_frame
-from schema import Lake
 from tests.lakeread import part_files, read_table
 
 USAGE = {"input_tokens": 100, "output_tokens": 10}
@@ -63,7 +63,7 @@ def test_publication_imports_no_pandas(make_recorder, tmp_path):
 import sys
 from recorder.parts import publish
 from recorder.spool import read_frames
-from schema import Lake
+from invlog.lake import Lake
 data = read_frames(open({str(tmp_path / 'frame')!r}, 'rb').read())
 print(publish(Lake({str(tmp_path / 'lake')!r}), 'p', data.invocations, data.rounds))
 print(sorted(m for m in ('pandas', 'pyarrow.dataset', 'pyarrow.acero') if m in sys.modules))

@@ -2,7 +2,7 @@
 
 import pyarrow as pa
 
-from schema import INVOCATIONS, PARTITION_KEYS, ROUNDS, SCHEMA_VERSION, file_schema
+from invlog.lake import INVOCATIONS, PARTITION_KEYS, ROUNDS, SCHEMA_VERSION, file_schema
 from tests.lakeread import part_files, read_table
 
 TS = "timestamp[us, tz=UTC]"

@@ -17,7 +17,7 @@ import argparse
 import datetime as dt
 import sys
 
-from schema import Lake
+from invlog.lake import Lake
 
 
 def _date(value: str) -> dt.date:
@@ -31,24 +31,30 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m warehouse", description="Invocation Logs lake maintenance and "
                                  "reports.")
     ap.add_argument("--lake", default=None, help="lake location (default: INVLOG_LAKE or ./data/lake)")
+    # --lake is accepted after the command too (`python -m warehouse verify --lake DIR`).
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--lake", default=argparse.SUPPRESS,
+                        help="lake location (default: INVLOG_LAKE or ./data/lake)")
     sub = ap.add_subparsers(dest="command", required=True)
-    sub.add_parser("summary", help="live totals per tenant")
-    c = sub.add_parser("compact", help="merge small part files (safe while queries and writers run)")
+    sub.add_parser("summary", help="live totals per tenant", parents=[common])
+    c = sub.add_parser("compact", help="merge small part files (safe while queries and writers run)",
+                       parents=[common])
     c.add_argument("--tenant")
     c.add_argument("--before", type=_date, help="only partitions before this date (default: today, UTC)")
     c.add_argument("--grace-seconds", type=float, default=600, help="keep replaced files this long for readers")
     c.add_argument("--target-mb", type=int, default=128)
-    r = sub.add_parser("retention", help="delete a tenant's partitions older than N days")
+    r = sub.add_parser("retention", help="delete a tenant's partitions older than N days", parents=[common])
     r.add_argument("--tenant", required=True)
     r.add_argument("--keep-days", type=int, required=True)
     r.add_argument("--dry-run", action="store_true")
-    d = sub.add_parser("delete-tenant", help="delete everything stored for a tenant")
+    d = sub.add_parser("delete-tenant", help="delete everything stored for a tenant", parents=[common])
     d.add_argument("tenant")
     d.add_argument("--dry-run", action="store_true")
-    v = sub.add_parser("verify", help="scrub part files (page checksums, schema); exit 1 if any is bad")
+    v = sub.add_parser("verify", help="scrub part files (page checksums, schema); exit 1 if any is bad",
+                       parents=[common])
     v.add_argument("--tenant")
     v.add_argument("--quarantine", action="store_true", help="move bad files under _quarantine/")
-    p = sub.add_parser("report", help="a per-tenant spend report")
+    p = sub.add_parser("report", help="a per-tenant spend report", parents=[common])
     p.add_argument("--tenant", required=True)
     p.add_argument("--from", dest="start", type=_date, required=True)
     p.add_argument("--to", dest="end", type=_date, required=True, help="last day included")

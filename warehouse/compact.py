@@ -32,8 +32,8 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from schema import INVOCATIONS, ROUNDS, Lake, file_schema, new_part_id, validate_tenant
-from schema.layout import COMPACTED_PREFIX, bump_generation
+from invlog.lake import INVOCATIONS, ROUNDS, Lake, file_schema, new_part_id, validate_tenant
+from invlog.lake.layout import COMPACTED_PREFIX, bump_generation
 from warehouse import rollup
 
 TABLE_SCHEMAS = {"invocations": file_schema(INVOCATIONS), "rounds": file_schema(ROUNDS)}

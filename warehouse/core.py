@@ -23,7 +23,7 @@ import duckdb
 import polars as pl
 import pyarrow.parquet as pq
 
-from schema import INVOCATIONS, ROUNDS, Lake, file_schema, validate_tenant
+from invlog.lake import INVOCATIONS, ROUNDS, Lake, file_schema, validate_tenant
 from warehouse import rollup, sqlfiles
 from warehouse.errors import CorruptPartError
 from warehouse.index import PartIndex

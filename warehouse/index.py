@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 
 import pyarrow.parquet as pq
 
-from schema import Lake, validate_tenant
-from schema.layout import COMPACTED_PREFIX, generation_path
+from invlog.lake import Lake, validate_tenant
+from invlog.lake.layout import COMPACTED_PREFIX, generation_path
 from warehouse.rollup import rollup_name
 
 

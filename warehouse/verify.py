@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 
 import pyarrow.parquet as pq
 
-from schema import INVOCATIONS, ROUNDS, Lake, file_schema
-from schema.layout import bump_generation
+from invlog.lake import INVOCATIONS, ROUNDS, Lake, file_schema
+from invlog.lake.layout import bump_generation
 from warehouse.compact import partitions
 
 SCHEMAS = {"invocations": file_schema(INVOCATIONS), "rounds": file_schema(ROUNDS)}

@@ -5,14 +5,14 @@ they know about the lake from this package, so a column, a path rule or the
 tenant-id rule is defined exactly once. It imports pyarrow and fsspec only.
 """
 
-from schema.layout import (
+from invlog.lake.layout import (
     TENANT_RE,
     new_part_id,
     partition_path,
     validate_tenant,
 )
-from schema.storage import Lake, resolve_lake_url
-from schema.tables import (
+from invlog.lake.storage import Lake, resolve_lake_url
+from invlog.lake.tables import (
     COST_SCALE,
     COST_TYPE,
     INVOCATIONS,

@@ -12,8 +12,8 @@ from typing import Any
 
 import streamlit as st
 
-from ui import access, data
-from ui.fmt import TIMEZONES
+from invlog.dashboard import access, data
+from invlog.dashboard.fmt import TIMEZONES
 from warehouse.errors import CorruptPartError
 
 log = logging.getLogger("invlog.dashboard")

@@ -4,7 +4,7 @@ Streamlit serves generated files (report and attachment downloads) at
 ``/media/<id>.<ext>`` to anyone who has the URL, and publishes ``/_stcore/metrics``
 to everyone. ``app.py`` mounts this ASGI middleware in front of the server. With
 login configured, a media file is served only to a request whose Streamlit
-identity cookie belongs to a live dashboard session (``ui.sessions``) that
+identity cookie belongs to a live dashboard session (``invlog.dashboard.sessions``) that
 generated that file within the last few minutes; anything else gets 404. The
 metrics and agent endpoints answer 404 unless the dashboard runs in local mode
 on a loopback address. An access configuration that does not validate fails
@@ -17,8 +17,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from ui import access_config
-from ui.sessions import STORE, session_key
+from invlog.dashboard import access_config
+from invlog.dashboard.sessions import STORE, session_key
 
 log = logging.getLogger("invlog.dashboard")
 _HIDDEN = ("_stcore/metrics", "_stcore/agent")
@@ -75,7 +75,7 @@ class DashboardGuard:
             path = scope.get("path", "")
             rel = path[len(base):] if path.startswith(base) else None
             if rel is not None and rel.startswith(_HIDDEN):
-                from ui.access import bound_to_loopback
+                from invlog.dashboard.access import bound_to_loopback
 
                 if _login_mode() is not False or not bound_to_loopback():
                     return await _not_found(send)

@@ -22,7 +22,7 @@ import tomllib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from schema import TENANT_RE
+from invlog.lake import TENANT_RE
 
 AUTH_REQUIRED = ("redirect_uri", "cookie_secret", "client_id", "client_secret", "server_metadata_url")
 # Streamlit's own optional [auth] keys; anything else is most likely a typo of a required one.

@@ -9,13 +9,13 @@
 
 ``gate()`` runs at the top of every page. A secrets file that does not parse,
 an incomplete ``[auth]`` or an unknown ``[access]`` key stops the page with the
-file and line (``ui.access_config``), re-checked on every run. Without
+file and line (``invlog.dashboard.access_config``), re-checked on every run. Without
 ``[auth]`` (local mode) the dashboard must be bound to a loopback address,
 unless ``INVLOG_UNSAFE_NO_LOGIN=1`` says otherwise, and then every page says
 who can see what. With ``[auth]``, visitors log in through OIDC; the provider
 must assert ``email_verified`` (unless ``require_verified_email = false``, which
 is unsafe), e-mails are compared case-insensitively, and each login is bound
-by a server-side session (``ui.sessions``) that logout and expiry end. Nothing
+by a server-side session (``invlog.dashboard.sessions``) that logout and expiry end. Nothing
 in the URL or session state can widen a user's tenants.
 """
 
@@ -30,9 +30,9 @@ from typing import Any
 
 import streamlit as st
 
-from ui import access_config
-from ui.access_config import AccessConfig, AccessConfigError, normalise_email
-from ui.sessions import STORE, session_key
+from invlog.dashboard import access_config
+from invlog.dashboard.access_config import AccessConfig, AccessConfigError, normalise_email
+from invlog.dashboard.sessions import STORE, session_key
 
 UNSAFE_ENV = "INVLOG_UNSAFE_NO_LOGIN"
 log = logging.getLogger("invlog.dashboard")
