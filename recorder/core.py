@@ -17,6 +17,7 @@ argument                  environment                                   default
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 from collections.abc import Callable
 from typing import Any
@@ -28,6 +29,8 @@ from recorder.invocation import Invocation
 from recorder.pricing import PriceBook
 from recorder.redact import Hook
 from recorder.validate import check_optional_text, check_trigger
+
+log = logging.getLogger("invocation_logs")
 
 ENV_SPOOL = "INVLOG_SPOOL"
 
@@ -43,8 +46,33 @@ def default_spool_dir(lake: Lake) -> str:
         return os.path.abspath(env)
     if lake.is_local:
         return os.path.join(lake.root, "_spool")  # '_' folders are invisible to Hive-style readers
+    return user_spool_dir(lake)
+
+
+def user_spool_dir(lake: Lake) -> str:
+    """The per-user spool of a lake: for S3 lakes, and for a local lake that cannot be written."""
     digest = hashlib.sha256(lake.url.encode()).hexdigest()[:16]
     return os.path.join(os.path.expanduser("~/.cache/invocation-logs/spool"), digest)
+
+
+def _usable_spool(lake: Lake, explicit: str | None) -> str:
+    """The spool folder, created. A default spool that cannot be created (the lake's folder is missing or
+    read-only) falls back to the per-user one, said once: recording never breaks the agent over it."""
+    path = os.path.abspath(explicit) if explicit else default_spool_dir(lake)
+    try:
+        os.makedirs(path, exist_ok=True)
+        if os.access(path, os.W_OK | os.X_OK):
+            return path
+        reason = "Permission denied"
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+    if explicit or os.environ.get(ENV_SPOOL):
+        raise ValueError(f"spool_dir: cannot use {path!r}: {reason}")
+    fallback = user_spool_dir(lake)
+    os.makedirs(fallback, exist_ok=True)
+    log.warning("lake %s cannot be written (%s): records are kept in the spool %s and published to the lake "
+                "once it can be written", lake.url, reason, fallback)
+    return fallback
 
 
 class Recorder:
@@ -70,7 +98,7 @@ class Recorder:
         if redact is not None and not callable(redact):
             raise ValueError("redact: expected a callable (field, value) -> value")
         self.lake = Lake(lake, storage_options)
-        self.spool_dir = os.path.abspath(os.fspath(spool_dir)) if spool_dir else default_spool_dir(self.lake)
+        self.spool_dir = _usable_spool(self.lake, os.fspath(spool_dir) if spool_dir else None)
         self._prices = PriceBook(prices)
         self._flusher = Flusher(
             self.lake, self.spool_dir, Encoder(max_field_bytes=max_field_bytes, hook=redact),

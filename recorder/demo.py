@@ -75,7 +75,7 @@ def record_demo(rec: Recorder, *, tenants: int, days: int, seed: int, runs_per_d
                 today: dt.date | None = None, key: str = "manual", progress: bool = True) -> int:
     """Record the demo; returns the number of runs recorded (0 for chunks already done)."""
     today = today or dt.datetime.now(dt.UTC).date()
-    provider = OfflineProvider(seed=seed)
+    provider = OfflineProvider(seed=seed, failure_rate=0.02, hang_rate=0.015)  # some failures to look at
     prompt = PromptTemplate(name="default", version="1", system="You are {agent} for {tenant}. Today is {date}.",
                             user="{message}")
     agents = {p[0]: Agent(name=p[0], provider=provider, model=p[1], tools=p[2], memory=p[3], prompt=prompt,
@@ -137,6 +137,13 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if not 1 <= args.tenants <= 1000 or not 1 <= args.days <= 3660 or args.runs_per_day < 1:
         ap.error("--tenants must be 1-1000, --days 1-3660, --runs-per-day at least 1")
+    from invlog.lake import Lake
+
+    lake = Lake(args.lake)
+    reason = lake.unwritable_reason()
+    if reason:
+        print(f"error: cannot record the demo: the lake {lake.url} cannot be written ({reason})", file=sys.stderr)
+        return 1
     rec = Recorder(lake=args.lake)
     if args.if_empty and not lake_is_empty(rec):
         print(f"lake {rec.lake.url} already has data; not recording the demo")

@@ -15,9 +15,12 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import sys
 
 from invlog.lake import Lake
+
+FORMATS = ("csv", "parquet", "html")
 
 
 def _date(value: str) -> dt.date:
@@ -58,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tenant", required=True)
     p.add_argument("--from", dest="start", type=_date, required=True)
     p.add_argument("--to", dest="end", type=_date, required=True, help="last day included")
-    p.add_argument("--format", choices=["csv", "parquet", "html"], default="html")
+    p.add_argument("--format", choices=FORMATS, help="default: from --out's extension (.csv, .parquet, .html)")
     p.add_argument("--out", required=True)
     args = ap.parse_args(argv)
     try:
@@ -66,12 +69,20 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # an unreadable lake, an unwritable --out: one line, not a traceback
+        print(f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
+        return 1
 
 
 def _run(args: argparse.Namespace) -> int:
     from warehouse import compact as maint
 
     lake = Lake(args.lake)
+    if lake.is_local and not os.path.isdir(lake.root):
+        print(f"error: the lake {lake.url} does not exist (give --lake or set INVLOG_LAKE)", file=sys.stderr)
+        return 1
+    if args.command == "report":
+        args.format = _report_format(args)
     if args.command == "compact":
         res = maint.compact(lake, tenant=args.tenant, before=args.before, target_bytes=args.target_mb << 20,
                             grace_seconds=args.grace_seconds, progress=True)
@@ -110,7 +121,14 @@ def _run(args: argparse.Namespace) -> int:
             print(f"{t:24} runs {row['total_runs']:>8,}  today {row['runs_today']:>6,}  "
                   f"errors 24h {row['errors_24h']:>5,}  cost today {report.money(row['cost_today_usd'])}")
         return 0
+    if args.tenant not in wh.tenants():
+        print(f"error: the lake {lake.url} has no tenant {args.tenant!r}", file=sys.stderr)
+        return 1
     rep = wh.spend_report(args.tenant, args.start, args.end)
+    if rep.runs == 0:
+        print(f"error: tenant {args.tenant!r} has no runs from {args.start} to {args.end}; no report written",
+              file=sys.stderr)
+        return 1
     if args.format == "csv":
         data = report.to_csv(rep)
     elif args.format == "parquet":
@@ -123,6 +141,17 @@ def _run(args: argparse.Namespace) -> int:
     print(f"wrote {args.format} spend report for {args.tenant} ({args.start}..{args.end}): "
           f"total {report.money(rep.total_cost_usd)}, {rep.runs:,} runs -> {args.out}")
     return 0
+
+
+def _report_format(args: argparse.Namespace) -> str:
+    if args.format:
+        return args.format
+    ext = os.path.splitext(args.out)[1].lower().lstrip(".")
+    if ext not in FORMATS:
+        raise ValueError(f"--out {args.out!r}: cannot tell the format from its extension; give --format "
+                         f"({', '.join(FORMATS)})")
+    print(f"format: {ext} (from --out)", file=sys.stderr)
+    return ext
 
 
 if __name__ == "__main__":

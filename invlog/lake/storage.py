@@ -61,6 +61,16 @@ class Lake:
     def path(self, rel: str) -> str:
         return f"{self.root}/{rel}" if rel else self.root
 
+    def unwritable_reason(self) -> str | None:
+        """Why a local lake cannot be written ("No such file or directory", ...), or None (S3: not probed)."""
+        if not self.is_local:
+            return None
+        try:
+            os.makedirs(self.root, exist_ok=True)
+        except OSError as exc:
+            return exc.strerror or str(exc)
+        return None if os.access(self.root, os.W_OK | os.X_OK) else "Permission denied"
+
     def uri(self, rel: str) -> str:
         """A URI for a user to read (``s3://...`` on S3, an absolute path locally)."""
         return self.path(rel) if self.is_local else f"{self.url}/{rel}"

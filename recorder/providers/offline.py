@@ -57,8 +57,8 @@ class OfflineProvider:
 
     name = "offline"
 
-    def __init__(self, seed: int = 0, *, tool_rate: float = 0.6, failure_rate: float = 0.02,
-                 hang_rate: float = 0.015, latency_scale: float = 0.0):
+    def __init__(self, seed: int = 0, *, tool_rate: float = 0.6, failure_rate: float = 0.0,
+                 hang_rate: float = 0.0, latency_scale: float = 0.0):
         for pname, v in (("tool_rate", tool_rate), ("failure_rate", failure_rate), ("hang_rate", hang_rate)):
             if not 0 <= v <= 1:
                 raise ValueError(f"{pname}: expected a probability in [0, 1], got {v!r}")

@@ -1,0 +1,58 @@
+"""The docs' code blocks that are not Python (which pytest-markdown-docs runs): checked or twinned.
+
+TOML blocks are loaded by the code that reads them in use (price overrides by the
+recorder's price book, secrets by the dashboard's access validation). Shell and
+nginx blocks are illustrative; each has a tested twin, named here, and a new one
+fails this test until it is given one.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+
+import pytest
+
+from invlog.dashboard import access_config
+from recorder.pricing import PriceBook
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DOCS = ["README.md", *(os.path.join("docs", f) for f in sorted(os.listdir(os.path.join(ROOT, "docs"))))]
+FENCE = re.compile(r"^```(\w+)[^\n]*\n(.*?)^```$", re.M | re.S)
+# Illustrative blocks and the tests that run the same thing.
+TWINS = {
+    ("README.md", "make run"): "make run = invlog demo + invlog dashboard: tests/test_packaging.py",
+    ("README.md", "make test"): ".ci/run runs it",
+    ("README.md", "pip install"): "tests/test_packaging.py (wheel and pip install . into fresh venvs)",
+    ("docs/security.md", "proxy_pass"): "a reverse-proxy example; the guard it repeats: tests/test_e2e_login.py",
+}
+
+
+def _blocks(lang: str):
+    for doc in DOCS:
+        with open(os.path.join(ROOT, doc), encoding="utf-8") as f:
+            for m in FENCE.finditer(f.read()):
+                if m.group(1) == lang:
+                    yield doc, m.group(2)
+
+
+@pytest.mark.parametrize("doc,text", list(_blocks("toml")))
+def test_toml_blocks_load_with_the_code_that_reads_them(doc, text, tmp_path):
+    data = tomllib.loads(text)
+    if "price" in data:
+        path = tmp_path / "prices.toml"
+        path.write_text(text)
+        book = PriceBook(str(path))
+        for entry in data["price"]:  # each documented override is what the recorder then prices with
+            price = book.lookup(entry.get("tenant"), entry["provider"], entry["model"], 20_000)
+            assert price is not None and price.source == f"override:{path.name}", price
+    else:
+        cfg = access_config.parse(data)
+        assert cfg.login == ("auth" in data) and (cfg.users or cfg.local_user)
+
+
+def test_every_illustrative_block_has_a_twin():
+    for lang in ("bash", "sh", "nginx", "console"):
+        for doc, text in _blocks(lang):
+            assert any(d == doc and key in text for d, key in TWINS), f"{doc}: a {lang} block without a twin: {text}"
