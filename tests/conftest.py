@@ -31,6 +31,21 @@ def make_recorder(tmp_path):
         rec.shutdown(timeout=5)
 
 
+def wait_healthy(url: str, proc, what: str = "the server") -> None:
+    """Wait for ``url`` to answer 200; fail with the end of ``proc``'s output if it never does."""
+    import urllib.request
+
+    for _ in range(200):
+        try:
+            if urllib.request.urlopen(url, timeout=1).status == 200:
+                return
+        except OSError:
+            time.sleep(0.2)
+    proc.kill()
+    pytest.fail(f"{what} did not start: " + (proc.stdout.read().decode(errors="replace")[-2000:]
+                                             if proc.stdout else ""))
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

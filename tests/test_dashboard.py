@@ -24,11 +24,13 @@ def demo_lake(tmp_path_factory):
     return lake
 
 
-def app(lake, monkeypatch, page=None, secrets=None, **params):
+def app(lake, monkeypatch, page=None, secrets=None, user=None, **params):
     monkeypatch.setenv("INVLOG_LAKE", lake)
     at = AppTest.from_file(APP, default_timeout=60)
     for k, v in (secrets or {}).items():
         at.secrets[k] = v
+    if user is not None:
+        at.user = user
     for k, v in params.items():
         at.query_params[k] = v
     if page:
@@ -132,18 +134,7 @@ def _user(email="alice@example.com", verified=True, iat=None, sub="alice"):
 
 
 def login_app(lake, monkeypatch, user=None, secrets=LOGIN, page=None, **params):
-    monkeypatch.setenv("INVLOG_LAKE", lake)
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.secrets.update(secrets)
-    if user is not None:
-        at.user = user
-    for k, v in params.items():
-        at.query_params[k] = v
-    if page:
-        at.switch_page(page)
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return app(lake, monkeypatch, page=page, secrets=secrets, user=user, **params)
 
 
 def test_login_required_when_auth_is_configured(demo_lake, monkeypatch):

@@ -14,13 +14,12 @@ import shutil
 import subprocess
 import sys
 import time
-import urllib.request
 
 import pytest
 
 from recorder import Recorder
 from recorder.demo import record_demo
-from tests.conftest import free_port
+from tests.conftest import free_port, wait_healthy
 
 pytestmark = pytest.mark.browser
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -46,15 +45,7 @@ def dashboard(tmp_path_factory):
                              "--browser.gatherUsageStats", "false"], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    for _ in range(150):
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).status == 200:
-                break
-        except OSError:
-            time.sleep(0.2)
-    else:
-        proc.kill()
-        pytest.fail("streamlit did not start: " + proc.stdout.read().decode(errors="replace")[-2000:])
+    wait_healthy(f"{url}/_stcore/health", proc, "streamlit")
     yield url
     proc.terminate()
     proc.wait(10)

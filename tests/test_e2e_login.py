@@ -25,24 +25,13 @@ import pytest
 
 from recorder import Recorder
 from recorder.demo import record_demo
-from tests.conftest import free_port
+from tests.conftest import free_port, wait_healthy
 from tests.test_e2e_browser import CHROMIUM, FLAGS, ROOT
 
 pytestmark = pytest.mark.browser
 OIDC_DIR = os.path.join(ROOT, "tests", "oidc")
 # Overview is the default page, at "/" ("/overview" shows a "Page not found" notice in login mode: a Streamlit quirk).
 PAGES = ["", "cost_trends", "agents", "invocations", "trace", "reports"]
-
-
-def _wait_http(url: str, proc: subprocess.Popen, what: str) -> None:
-    for _ in range(200):
-        try:
-            if urllib.request.urlopen(url, timeout=1).status == 200:
-                return
-        except OSError:
-            time.sleep(0.2)
-    proc.kill()
-    pytest.fail(f"{what} did not start: " + proc.stdout.read().decode(errors="replace")[-2000:])
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +90,7 @@ def server(oidc, tmp_path_factory):
                              "--secrets.files", str(secrets)], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    _wait_http(f"{url}/_stcore/health", proc, "streamlit")
+    wait_healthy(f"{url}/_stcore/health", proc, "streamlit")
     yield {"url": url, "port": port, "identity": identity, "secrets": secrets, "lake": lake}
     proc.terminate()
     proc.wait(10)

@@ -16,12 +16,10 @@ import shutil
 import site
 import subprocess
 import sys
-import time
-import urllib.request
 
 import pytest
 
-from tests.conftest import free_port
+from tests.conftest import free_port, wait_healthy
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 pytestmark = pytest.mark.slow
@@ -129,14 +127,7 @@ def test_invlog_dashboard_serves_the_installed_pages(wheel_env):
                             env=_clean_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         url = f"http://127.0.0.1:{port}"
-        for _ in range(150):
-            try:
-                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).status == 200:
-                    break
-            except OSError:
-                time.sleep(0.2)
-        else:
-            pytest.fail("invlog dashboard did not start")
+        wait_healthy(f"{url}/_stcore/health", proc, "invlog dashboard")
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
             pg = browser.new_page()
