@@ -1,4 +1,4 @@
-"""Root conftest: the README's and docs' code blocks run as tests (pytest-markdown-docs).
+"""Root conftest: the README's and docs' code blocks run as tests (pytest-markdown-docs); a clean exit code.
 
 The blocks of one Markdown file run, in order, in one temporary directory of their own
 with no ``INVLOG_*`` variables, so ``Recorder(lake="./data/lake")`` as written records into
@@ -27,3 +27,20 @@ def _markdown_sandbox(request, tmp_path_factory, monkeypatch):
     if source not in _dirs:
         _dirs[source] = str(tmp_path_factory.mktemp("docs-" + os.path.basename(source).replace(".", "-")))
     monkeypatch.chdir(_dirs[source])
+
+
+_exit_status: list[int] = []
+
+
+def pytest_sessionfinish(session, exitstatus):
+    _exit_status.append(int(exitstatus))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config):
+    """End with pytest's own exit code: with DuckDB and pyarrow loaded, interpreter teardown can abort
+    (SIGABRT) after every test has passed (see ``invlog.process.exit_now``), which CI would read as a failure."""
+    if _exit_status and not hasattr(config, "workerinput"):
+        from invlog.process import exit_now
+
+        exit_now(_exit_status[-1])

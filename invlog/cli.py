@@ -104,5 +104,12 @@ def main(argv: list[str] | None = None) -> int:
     return 2
 
 
+def run() -> None:
+    """The console script: ``main()``, then a hard exit (see ``invlog.process.exit_now``)."""
+    from invlog.process import exit_now
+
+    exit_now(main())
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

@@ -18,7 +18,8 @@ import datetime as dt
 import os
 import sys
 
-from invlog.lake import Lake
+from invlog.lake import Lake, validate_tenant
+from invlog.process import exit_now
 
 FORMATS = ("csv", "parquet", "html")
 
@@ -121,6 +122,7 @@ def _run(args: argparse.Namespace) -> int:
             print(f"{t:24} runs {row['total_runs']:>8,}  today {row['runs_today']:>6,}  "
                   f"errors 24h {row['errors_24h']:>5,}  cost today {report.money(row['cost_today_usd'])}")
         return 0
+    validate_tenant(args.tenant)  # a malformed id is bad input (exit 2), not an unknown tenant
     if args.tenant not in wh.tenants():
         print(f"error: the lake {lake.url} has no tenant {args.tenant!r}", file=sys.stderr)
         return 1
@@ -155,4 +157,4 @@ def _report_format(args: argparse.Namespace) -> str:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_now(main())
