@@ -137,6 +137,9 @@ class Round:
         if cost_usd is not None:
             self._cost, self._unpriced, self._price_source = check_cost(cost_usd), False, "caller"
             return
+        if not usage:  # no usage reported (a stream without include_usage, a usage-less body): cost unknown, not $0
+            self._cost, self._unpriced, self._price_source = None, True, None
+            return
         inv = self._inv
         day = self._wall0 // _US_PER_DAY
         if self.model is inv.model and day == inv._day:

@@ -30,6 +30,20 @@ def test_known_case_by_hand(make_recorder):
     assert r["price_source"].startswith("genai-prices")
 
 
+@pytest.mark.parametrize("usage", [None, {}])
+def test_a_response_without_usage_is_unpriced_not_free(make_recorder, usage):
+    # An OpenAI-compatible server that ignores stream_options.include_usage returns no usage at all.
+    rec = make_recorder()
+    with rec.invocation(tenant="acme", agent="etl", provider="openai", model="gpt-4o", trigger="task") as inv:
+        with inv.round(messages=[{"role": "user", "content": "hi"}]) as r:
+            r.set_response(text="hello", stop_reason="stop", usage=usage)
+    assert inv.cost_usd is None and r.cost_usd is None
+    assert rec.flush()
+    (i,) = rows(rec.lake, "invocations")
+    (rr,) = rows(rec.lake, "rounds")
+    assert i["cost_usd"] is None and i["unpriced"] is True and rr["cost_usd"] is None and rr["unpriced"] is True
+
+
 MODELS = [("openai", "gpt-4o"), ("openai", "gpt-4o-mini"), ("anthropic", "claude-sonnet-4-5"),
           ("anthropic", "claude-3-5-haiku-latest"), ("openai", "o3-mini"), ("google", "gemini-2.5-flash")]
 
