@@ -23,10 +23,10 @@ from collections.abc import Callable
 from typing import Any
 
 from invlog.lake import Lake, validate_tenant
+from invlog.pricing import PriceBook
 from recorder.encode import Encoder
 from recorder.flusher import Flusher
 from recorder.invocation import Invocation
-from recorder.pricing import PriceBook
 from recorder.redact import Hook
 from recorder.validate import check_optional_text, check_trigger
 

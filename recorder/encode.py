@@ -27,7 +27,8 @@ from recorder.redact import Hook, needs_redaction, redact_text, redact_value
 # Short identifier-like columns: validated or produced by us, not free text.
 _PLAIN = frozenset({
     "invocation_id", "tenant", "agent", "provider", "model", "trigger", "status", "stop_reason",
-    "price_source", "error_type", "user_id", "task_id", "session_id", "prompt_name", "prompt_version",
+    "price_source", "error_type", "service_tier", "unpriced_reason", "user_id", "task_id", "session_id",
+    "prompt_name", "prompt_version",
 })
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str, allow_nan=False).encode
 _OPTS = orjson.OPT_NON_STR_KEYS
@@ -137,7 +138,7 @@ class Encoder:
             name = field.name
             if name == "truncated":
                 arrays.append(None)  # filled in once every other column is capped
-            elif name == "cost_usd":
+            elif field.type == COST_TYPE:
                 arrays.append(picos_to_decimal(col))
             elif name in json_cols:
                 arrays.append(self._json_column(name, col, notes))

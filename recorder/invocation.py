@@ -19,7 +19,8 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from invlog.lake import COST_SCALE, SCHEMA_VERSION
-from recorder.validate import check_cost, check_status, check_usage
+from invlog.pricing import COLUMNS, MISSING_USAGE, REASONS, check_usage, context
+from recorder.validate import check_cost, check_status
 
 if TYPE_CHECKING:
     from recorder.attachments import LLMFile
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
 
 _current: contextvars.ContextVar[Invocation | None] = contextvars.ContextVar("invlog_invocation", default=None)
 _US_PER_DAY = 86_400_000_000
-_UNRESOLVED = object()
+_ZERO = (0,) * len(COLUMNS)
 _ids = itertools.count()
 _prefix = os.urandom(5).hex()
 
@@ -61,11 +62,15 @@ class Round:
     __slots__ = (
         "_cost",
         "_inv",
+        "_other",
         "_price_source",
+        "_reason",
+        "_reported",
         "_t0",
         "_t_end",
         "_unpriced",
         "_wall0",
+        "batch",
         "error_message",
         "error_type",
         "index",
@@ -73,6 +78,7 @@ class Round:
         "model",
         "raw_usage",
         "request_params",
+        "service_tier",
         "status",
         "stop_reason",
         "text",
@@ -90,12 +96,17 @@ class Round:
         self.text: str | None = None
         self.tool_calls: list[dict[str, Any]] | None = None
         self.stop_reason: str | None = None
-        self.usage = (0, 0, 0, 0, 0)
+        self.usage = _ZERO  # the billed counts in invlog.pricing.COLUMNS order
+        self._other: dict[str, Any] | None = None
+        self.service_tier: str | None = None
+        self.batch = False
+        self._reported: int | None = None
+        self._reason: str | None = MISSING_USAGE  # until set_response says otherwise
         self.raw_usage: Any = None
         self.ttft_ms: float | None = None
-        self._cost: int | None = 0
+        self._cost: int | None = None
         self._price_source: str | None = None
-        self._unpriced = False
+        self._unpriced = True
         self._t_end: int | None = None
         self.status: str | None = None
         self.error_type: str | None = None
@@ -115,16 +126,24 @@ class Round:
             self.ttft_ms = (self._inv._mono() - self._t0) / 1e6
 
     def set_response(self, text: str | None = None, *, tool_calls: list[dict[str, Any]] | None = None,
-                     stop_reason: str | None = None, usage: dict[str, int] | None = None,
+                     stop_reason: str | None = None, usage: dict[str, Any] | None = None,
                      raw_usage: Any = None, ttft_ms: float | None = None, model: str | None = None,
-                     cost_usd: Any = None) -> None:
-        """The model's answer. ``usage`` follows the design's token convention.
+                     cost_usd: Any = None, service_tier: str | None = None, batch: bool = False,
+                     reported_cost_usd: Any = None, unpriced_reason: str | None = None) -> None:
+        """The model's answer and what the call billed.
 
-        Ends the round's latency clock (tool execution afterwards is not the LLM's
-        latency). ``cost_usd`` overrides the price table (a provider-reported cost).
+        ``usage`` follows the design's token convention; its keys are the lake's usage
+        columns (``invlog.pricing.COLUMNS``) or genai-prices usage keys. It is priced at
+        the round's start instant with ``service_tier`` and ``batch``. ``cost_usd``
+        replaces our price with the caller's own (``price_source`` = ``caller``);
+        ``reported_cost_usd`` (a cost the provider reported) is kept beside ours;
+        ``unpriced_reason`` records a call whose usage could not be read. Ends the
+        round's latency clock (tool execution afterwards is not the LLM's latency).
         """
         self._t_end = self._inv._mono()
-        self.usage = u = check_usage(usage)
+        cols, other, shape = check_usage(usage)
+        self.usage = cols
+        self._other = other
         if model is not None:
             self.model = model
         if text is not None and type(text) is not str:
@@ -134,25 +153,37 @@ class Round:
         self.raw_usage = raw_usage if raw_usage is not None else usage
         if ttft_ms is not None:
             self.ttft_ms = float(ttft_ms)
+        if service_tier is not None and type(service_tier) is not str:
+            raise ValueError(f"service_tier: expected a string, got {type(service_tier).__name__}")
+        self.service_tier, self.batch = service_tier, bool(batch)
+        if reported_cost_usd is not None:
+            self._reported = check_cost(reported_cost_usd)
         if cost_usd is not None:
-            self._cost, self._unpriced, self._price_source = check_cost(cost_usd), False, "caller"
+            self._cost, self._unpriced, self._price_source, self._reason = check_cost(cost_usd), False, "caller", None
+            return
+        if unpriced_reason is not None:
+            if unpriced_reason not in REASONS:
+                raise ValueError(f"unpriced_reason: expected one of {', '.join(REASONS)}, got {unpriced_reason!r}")
+            self._cost, self._unpriced, self._price_source, self._reason = None, True, None, unpriced_reason
             return
         if not usage:  # no usage reported (a stream without include_usage, a usage-less body): cost unknown, not $0
-            self._cost, self._unpriced, self._price_source = None, True, None
+            self._cost, self._unpriced, self._price_source, self._reason = None, True, None, MISSING_USAGE
             return
         inv = self._inv
-        day = self._wall0 // _US_PER_DAY
-        if self.model is inv.model and day == inv._day:
-            price = inv._price  # resolved once per invocation
-            if price is _UNRESOLVED:
-                price = inv._price = inv._rec._prices.lookup(inv.tenant, inv.provider, inv.model, day)
-        else:
-            price = inv._rec._prices.lookup(inv.tenant, inv.provider, self.model, day)
-        if price is None:
-            self._cost, self._unpriced, self._price_source = None, True, None
-        else:
-            self._cost = price.cost_picos(u[0], u[1], u[2], u[3])
-            self._unpriced, self._price_source = False, price.source
+        wall = self._wall0
+        if service_tier or batch or self.model is not inv.model:
+            plan = inv._rec._prices.plan(inv.tenant, inv.provider, self.model,
+                                         context(service_tier, batch), wall)[0]
+        else:  # the invocation's own model at the default tier: one plan per run, while it stays in force
+            plan, start, end = inv._plan
+            if not start <= wall < end:
+                plan, start, end = inv._plan = inv._rec._prices.plan(inv.tenant, inv.provider, inv.model, (), wall)
+        if type(plan) is str:
+            self._cost, self._unpriced, self._price_source, self._reason = None, True, None, plan
+            return
+        picos, reason = plan.cost(cols, other, shape)
+        self._cost, self._reason, self._unpriced = picos, reason, picos is None
+        self._price_source = plan.source if picos is not None else None
 
     def set_tool_result(self, call: int | str, result: Any = None, *, error: str | None = None) -> None:
         """Attach the result your code returned for a tool call (by position or call id)."""
@@ -190,7 +221,8 @@ class Round:
                 self.status, self.error_type, self.error_message, self._wall0, self._wall0 + lat_us,
                 lat_us / 1000, self.ttft_ms, self.stop_reason, u[0], u[1], u[2], u[3], u[4], self._cost,
                 self._unpriced, self._price_source, self.messages, self.text, self.tool_calls,
-                self.request_params, self.raw_usage, None, SCHEMA_VERSION,
+                self.request_params, self.raw_usage, None, SCHEMA_VERSION, u[5], u[6], u[7], u[8], u[9],
+                self._other, self.service_tier, self.batch, self._reported, self._reason,
             ), self)
         except Exception:  # recording never breaks the agent
             self._inv._rec._internal_error()
@@ -206,8 +238,10 @@ class Invocation:
         "_day",
         "_mono",
         "_next_index",
-        "_price",
+        "_plan",
+        "_reason",
         "_rec",
+        "_reported",
         "_rows",
         "_t0",
         "_token",
@@ -258,11 +292,13 @@ class Invocation:
         self._next_index = 0
         self._cost: int | None = 0
         self._unpriced = False
-        self._tokens = [0, 0, 0, 0, 0]
+        self._reason: str | None = None
+        self._reported: int | None = None
+        self._plan: tuple[Any, int, int] = (None, 0, 0)  # (plan, in force from, until), resolved on first use
+        self._tokens = [0] * len(COLUMNS)
         self._ttft: float | None = None
         self._closed = False
         self._clock = clock
-        self._price: Any = _UNRESOLVED
         self._mono = clock.mono_ns if clock is not None else time.perf_counter_ns
         self.invocation_id = ""
 
@@ -295,7 +331,14 @@ class Invocation:
         t[2] += u[2]
         t[3] += u[3]
         t[4] += u[4]
+        if u[5] or u[6] or u[7] or u[8] or u[9]:
+            for k in range(5, len(t)):
+                t[k] += u[k]
+        if r._reported is not None:
+            self._reported = r._reported + (self._reported or 0)
         if r._cost is None:
+            if not self._unpriced:
+                self._reason = r._reason  # the first unpriced round's reason
             self._unpriced = True
         elif self._cost is not None:
             self._cost += r._cost
@@ -322,10 +365,25 @@ class Invocation:
         return self._unpriced
 
     @property
+    def unpriced_reason(self) -> str | None:
+        """Why the cost is unknown (the first unpriced round's reason), else ``None``."""
+        return self._reason
+
+    @property
+    def reported_cost_usd(self) -> Decimal | None:
+        """The sum of the costs providers reported for its rounds, if any did."""
+        return picos_to_usd(self._reported)
+
+    @property
     def usage(self) -> dict[str, int]:
+        """The five core counts, and any other billed unit that is not zero."""
         t = self._tokens
-        return {"input_tokens": t[0], "output_tokens": t[1], "cache_read_tokens": t[2],
-                "cache_write_tokens": t[3], "reasoning_tokens": t[4]}
+        out = {"input_tokens": t[0], "output_tokens": t[1], "cache_read_tokens": t[2],
+               "cache_write_tokens": t[3], "reasoning_tokens": t[4]}
+        for name, v in zip(COLUMNS[5:], t[5:], strict=True):
+            if v:
+                out[name] = v
+        return out
 
     @property
     def round_count(self) -> int:
@@ -353,7 +411,8 @@ class Invocation:
                 lat_us / 1000, self._ttft, t[0], t[1], t[2], t[3], t[4], cost, self._unpriced, len(self._rows),
                 self.user_id, self.task_id, self.session_id, self.prompt_name, self.prompt_version,
                 self.system_prompt, self.user_message, self.variables, self.system_variables, self.response,
-                None, self.memory_context, None, SCHEMA_VERSION,
+                None, self.memory_context, None, SCHEMA_VERSION, t[5], t[6], t[7], t[8], t[9],
+                self._reported, self._reason,
             )
             self._rec._submit((row, self._rows, self.files, self.tenant))
         except Exception:

@@ -75,19 +75,24 @@ class FakeLLM:
 
     # ---- OpenAI Chat Completions ------------------------------------------
     def _openai(self, h: BaseHTTPRequestHandler, body: dict[str, Any], turn: dict[str, Any]) -> None:
-        u = turn["usage"]
-        usage = {"prompt_tokens": u["prompt"], "completion_tokens": u["completion"],
-                 "total_tokens": u["prompt"] + u["completion"],
-                 "prompt_tokens_details": {"cached_tokens": u.get("cached", 0)},
-                 "completion_tokens_details": {"reasoning_tokens": u.get("reasoning", 0)}}
+        u = turn.get("usage")
+        if "raw_usage" in turn:  # a usage body as a vendor sends it (None: no usage at all)
+            usage = turn["raw_usage"]
+        else:
+            usage = {"prompt_tokens": u["prompt"], "completion_tokens": u["completion"],
+                     "total_tokens": u["prompt"] + u["completion"],
+                     "prompt_tokens_details": {"cached_tokens": u.get("cached", 0)},
+                     "completion_tokens_details": {"reasoning_tokens": u.get("reasoning", 0)}}
         base = {"id": "chatcmpl-1", "created": 1_700_000_000, "model": body["model"]}
+        if turn.get("service_tier"):
+            base["service_tier"] = turn["service_tier"]
         tool = turn.get("tool")
         if not body.get("stream"):
             msg: dict[str, Any] = {"role": "assistant", "content": turn.get("text")}
             if tool:
                 msg["tool_calls"] = [{"id": tool["id"], "type": "function",
                                       "function": {"name": tool["name"], "arguments": json.dumps(tool["args"])}}]
-            self._json(h, {**base, "object": "chat.completion", "usage": usage, "choices": [
+            self._json(h, {**base, "object": "chat.completion", **({"usage": usage} if usage else {}), "choices": [
                 {"index": 0, "message": msg, "finish_reason": "tool_calls" if tool else "stop"}]})
             return
         chunk = {**base, "object": "chat.completion.chunk"}
@@ -108,7 +113,8 @@ class FakeLLM:
                                                             "finish_reason": None}]}))
         events.append((None, {**chunk, "choices": [{"index": 0, "delta": {},
                                                     "finish_reason": "tool_calls" if tool else "stop"}]}))
-        events.append((None, {**chunk, "choices": [], "usage": usage}))
+        if usage is not None:
+            events.append((None, {**chunk, "choices": [], "usage": usage}))
         events.append((None, "[DONE]"))
         self._sse(h, events)
 
@@ -118,6 +124,7 @@ class FakeLLM:
         usage = {"input_tokens": u["input"], "output_tokens": u["output"],
                  "cache_creation_input_tokens": u.get("cache_creation", 0),
                  "cache_read_input_tokens": u.get("cache_read", 0)}
+        usage.update(turn.get("usage_extra", {}))  # cache_creation (5m/1h), server_tool_use, service_tier
         tool = turn.get("tool")
         stop = "tool_use" if tool else "end_turn"
         content = ([{"type": "text", "text": turn["text"]}] if turn.get("text") else []) + (

@@ -139,7 +139,11 @@ def test_timeout_failed_and_tool_errors_are_recorded(make_recorder):
     assert rec.flush()
     inv, rs = trace(rec, timed_out.value.invocation_id)
     assert inv["status"] == "Timeout" and inv["round_count"] == 2
-    assert [r["status"] for r in rs] == ["Success", "Timeout"] and inv["cost_usd"] == rs[0]["cost_usd"]
+    assert [r["status"] for r in rs] == ["Success", "Timeout"] and rs[0]["cost_usd"] > 0
+    # The call that timed out reported no usage: what it cost is unknown, so the run is unpriced, not $0.
+    assert rs[1]["cost_usd"] is None and rs[1]["unpriced_reason"] == "missing_usage"
+    assert inv["cost_usd"] is None and inv["unpriced"] and inv["unpriced_reason"] == "missing_usage"
+    assert timed_out.value.cost_usd is None
     inv, rs = trace(rec, failed.value.invocation_id)
     assert (inv["status"], inv["error_type"], inv["error_message"]) == ("Failed", "RuntimeError", "upstream 500")
     assert json.loads(rs[0]["tool_calls"])[0]["error"] == "KeyError: 'order 7 not found'"

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import os
 import re
+import datetime as dt
 import tomllib
 
 import pytest
 
 from invlog.dashboard import access_config
-from recorder.pricing import PriceBook
+from invlog.pricing import PriceBook
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DOCS = ["README.md", *(os.path.join("docs", f) for f in sorted(os.listdir(os.path.join(ROOT, "docs"))))]
@@ -45,8 +46,10 @@ def test_toml_blocks_load_with_the_code_that_reads_them(doc, text, tmp_path):
         path.write_text(text)
         book = PriceBook(str(path))
         for entry in data["price"]:  # each documented override is what the recorder then prices with
-            price = book.lookup(entry.get("tenant"), entry["provider"], entry["model"], 20_000)
-            assert price is not None and price.source == f"override:{path.name}", price
+            day = entry.get("from", dt.date(2026, 6, 1))
+            wall_us = (day - dt.date(1970, 1, 1)).days * 86_400_000_000
+            plan = book.plan(entry.get("tenant") or "t", entry["provider"], entry["model"], (), wall_us)[0]
+            assert not isinstance(plan, str) and plan.source == f"override:{path.name}", plan
     else:
         cfg = access_config.parse(data)
         assert cfg.login == ("auth" in data) and (cfg.users or cfg.local_user)

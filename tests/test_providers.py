@@ -3,6 +3,7 @@
 import json
 from decimal import Decimal
 
+import genai_prices
 import pytest
 
 from recorder import Agent, PromptTemplate
@@ -121,3 +122,75 @@ def test_async_openai_run(fake, make_recorder):
     assert resp.text == "Hello!" and rec.flush()
     (inv,) = rows(rec.lake, "invocations")
     assert inv["status"] == "Success" and inv["input_tokens"] == 10
+
+
+def _genai_price(provider_id, flavor, model, raw_usage, started_at, ctx=None):
+    """genai-prices' own price of the raw body, at the round's instant and tier."""
+    found = genai_prices.extract_usage({"model": model, "usage": raw_usage}, provider_id=provider_id,
+                                       api_flavor=flavor)
+    return found.calc_price(genai_request_timestamp=started_at, price_context=ctx).total_price.quantize(
+        Decimal("1e-12"))
+
+
+@pytest.mark.parametrize("stream", [True, False])
+def test_openai_every_billed_field_and_tier_priced_as_genai_prices_prices_the_body(fake, make_recorder, stream):
+    raw = {"prompt_tokens": 3000, "completion_tokens": 400, "total_tokens": 3400,
+           "prompt_tokens_details": {"cached_tokens": 1024, "cache_write_tokens": 512, "audio_tokens": 300},
+           "completion_tokens_details": {"reasoning_tokens": 100, "audio_tokens": 50}}
+    fake.script = [{"text": "Done.", "raw_usage": raw, "service_tier": "priority"}]
+    rec = make_recorder()
+    agent = Agent("a", OpenAIProvider(api_key=API_KEY, base_url=fake.url + "/v1", stream=stream), "gpt-5",
+                  recorder=rec)
+    resp, inv, (r,) = _run(agent, rec)
+    assert (r["input_tokens"], r["cache_read_tokens"], r["cache_write_tokens"], r["input_audio_tokens"],
+            r["output_tokens"], r["reasoning_tokens"], r["output_audio_tokens"]) == (3000, 1024, 512, 300, 400, 100, 50)
+    assert r["service_tier"] == "priority"
+    expected = _genai_price("openai", "chat", "gpt-5", raw, r["started_at"], {"service_tier": "priority"})
+    assert r["cost_usd"] == inv["cost_usd"] == resp.cost_usd == expected
+    assert expected != _genai_price("openai", "chat", "gpt-5", raw, r["started_at"])  # the tier mattered
+
+
+def test_openai_stream_without_usage_is_unpriced_with_its_reason(fake, make_recorder):
+    fake.script = [{"text": "No usage from this server.", "raw_usage": None}]
+    rec = make_recorder()
+    agent = Agent("a", OpenAIProvider(api_key=API_KEY, base_url=fake.url + "/v1", vendor_id="groq"),
+                  "llama-3.3-70b-versatile", recorder=rec)
+    resp, inv, (r,) = _run(agent, rec)
+    assert resp.cost_usd is None and resp.text == "No usage from this server."
+    assert r["cost_usd"] is None and r["unpriced"] and r["unpriced_reason"] == "missing_usage"
+    assert inv["cost_usd"] is None and inv["unpriced_reason"] == "missing_usage" and inv["provider"] == "groq"
+
+
+@pytest.mark.parametrize("stream", [True, False])
+def test_openrouter_is_priced_as_itself_and_its_reported_cost_kept_beside_ours(fake, make_recorder, stream):
+    raw = {"prompt_tokens": 1000, "completion_tokens": 200, "total_tokens": 1200, "cost": 0.00123,
+           "prompt_tokens_details": {"cached_tokens": 0}, "completion_tokens_details": {"reasoning_tokens": 0}}
+    fake.script = [{"text": "Hi.", "raw_usage": raw}]
+    rec = make_recorder()
+    model = "anthropic/claude-sonnet-4.5"
+    agent = Agent("a", OpenAIProvider(api_key=API_KEY, base_url=fake.url + "/v1", vendor_id="openrouter",
+                                      stream=stream), model, recorder=rec)
+    resp, inv, (r,) = _run(agent, rec)
+    assert r["provider"] == "openrouter"
+    assert r["cost_usd"] == resp.cost_usd == _genai_price("openrouter", "chat", model, raw, r["started_at"])
+    assert r["reported_cost_usd"] == inv["reported_cost_usd"] == Decimal("0.00123")
+    assert r["reported_cost_usd"] != r["cost_usd"]  # a difference is visible, not hidden
+
+
+@pytest.mark.parametrize("stream", [True, False])
+def test_anthropic_1h_writes_web_searches_and_batch_tier_priced_as_billed(fake, make_recorder, stream):
+    extra = {"cache_creation": {"ephemeral_5m_input_tokens": 500, "ephemeral_1h_input_tokens": 1500},
+             "server_tool_use": {"web_search_requests": 3}}
+    fake.script = [{"text": "Found it.", "usage": {"input": 300, "output": 80, "cache_creation": 2000,
+                                                   "cache_read": 4000}, "usage_extra": extra}]
+    rec = make_recorder()
+    agent = Agent("a", AnthropicProvider(api_key=API_KEY, base_url=fake.url, stream=stream), "claude-sonnet-4-5",
+                  recorder=rec)
+    resp, inv, (r,) = _run(agent, rec)
+    assert (r["input_tokens"], r["cache_read_tokens"], r["cache_write_tokens"], r["cache_write_5m_tokens"],
+            r["cache_write_1h_tokens"], r["web_search_requests"]) == (6300, 4000, 2000, 500, 1500, 3)
+    raw = json.loads(r["raw_usage"])
+    expected = _genai_price("anthropic", "default", "claude-sonnet-4-5", raw, r["started_at"])
+    assert r["cost_usd"] == inv["cost_usd"] == resp.cost_usd == expected
+    # by hand: 300*3 + 4000*0.3 + 500*3.75 + 1500*6 + 80*15 per million, plus 3 searches at $10 per 1,000
+    assert expected == Decimal(900 + 1200 + 1875 + 9000 + 1200) / 10**6 + Decimal("0.03")

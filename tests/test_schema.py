@@ -8,6 +8,9 @@ from tests.lakeread import part_files, read_table
 TS = "timestamp[us, tz=UTC]"
 DEC = "decimal128(18, 12)"
 
+# Version 2 appends (the schema only grows): the billed units beyond the five core token columns.
+BILLED = [("cache_write_5m_tokens", "int64"), ("cache_write_1h_tokens", "int64"), ("input_audio_tokens", "int64"),
+          ("output_audio_tokens", "int64"), ("web_search_requests", "int64")]
 PINNED_INVOCATIONS = [
     ("invocation_id", "string"), ("tenant", "string"), ("date", "date32[day]"), ("agent", "string"),
     ("provider", "string"), ("model", "string"), ("trigger", "string"), ("status", "string"),
@@ -19,6 +22,7 @@ PINNED_INVOCATIONS = [
     ("system_prompt", "string"), ("user_message", "string"), ("variables", "string"),
     ("system_variables", "string"), ("response", "string"), ("attachments", "string"),
     ("memory_context", "string"), ("truncated", "string"), ("schema_version", "int16"),
+    *BILLED, ("reported_cost_usd", DEC), ("unpriced_reason", "string"),
 ]
 PINNED_ROUNDS = [
     ("invocation_id", "string"), ("round_index", "int32"), ("tenant", "string"), ("date", "date32[day]"),
@@ -29,13 +33,15 @@ PINNED_ROUNDS = [
     ("reasoning_tokens", "int64"), ("cost_usd", DEC), ("unpriced", "bool"), ("price_source", "string"),
     ("messages", "string"), ("response", "string"), ("tool_calls", "string"), ("request_params", "string"),
     ("raw_usage", "string"), ("truncated", "string"), ("schema_version", "int16"),
+    *BILLED, ("other_usage", "string"), ("service_tier", "string"), ("batch", "bool"),
+    ("reported_cost_usd", DEC), ("unpriced_reason", "string"),
 ]
 
 
 def test_columns_and_types_are_pinned():
     assert [(f.name, str(f.type)) for f in INVOCATIONS] == PINNED_INVOCATIONS
     assert [(f.name, str(f.type)) for f in ROUNDS] == PINNED_ROUNDS
-    assert SCHEMA_VERSION == 1
+    assert SCHEMA_VERSION == 2
 
 
 def test_partition_keys_live_only_in_the_path(make_recorder):

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: billed units beyond the five core tokens, reported cost, unpriced reason
 
 TRIGGERS = frozenset({"user", "system", "task"})
 STATUSES = frozenset({"Success", "Failed", "Timeout"})
@@ -25,6 +25,16 @@ TS = pa.timestamp("us", tz="UTC")
 PARTITION_KEYS = ("tenant", "date")
 
 _s, _i, _f, _b = pa.string(), pa.int64(), pa.float64(), pa.bool_()
+
+# Billed units beyond the five core token columns (``invlog.pricing.usage.COLUMNS``): the
+# schema only grows, so they follow the version-1 columns.
+_BILLED = [
+    ("cache_write_5m_tokens", _i),
+    ("cache_write_1h_tokens", _i),
+    ("input_audio_tokens", _i),
+    ("output_audio_tokens", _i),
+    ("web_search_requests", _i),
+]
 
 INVOCATIONS = pa.schema(
     [
@@ -64,6 +74,10 @@ INVOCATIONS = pa.schema(
         ("memory_context", _s),
         ("truncated", _s),
         ("schema_version", pa.int16()),
+        # Added in schema version 2 (null in rows written before): sums over the rounds.
+        *_BILLED,
+        ("reported_cost_usd", COST_TYPE),
+        ("unpriced_reason", _s),
     ]
 )
 
@@ -99,6 +113,13 @@ ROUNDS = pa.schema(
         ("raw_usage", _s),
         ("truncated", _s),
         ("schema_version", pa.int16()),
+        # Added in schema version 2 (null in rows written before).
+        *_BILLED,
+        ("other_usage", _s),
+        ("service_tier", _s),
+        ("batch", _b),
+        ("reported_cost_usd", COST_TYPE),
+        ("unpriced_reason", _s),
     ]
 )
 
@@ -107,7 +128,7 @@ TABLES = {"invocations": INVOCATIONS, "rounds": ROUNDS}
 # Columns holding JSON text (documented in docs/schema.md).
 JSON_COLUMNS = {
     "invocations": ("variables", "system_variables", "attachments", "memory_context", "truncated"),
-    "rounds": ("messages", "tool_calls", "request_params", "raw_usage", "truncated"),
+    "rounds": ("messages", "tool_calls", "request_params", "raw_usage", "truncated", "other_usage"),
 }
 
 

@@ -1,11 +1,13 @@
 """``AnthropicProvider``: the Messages API through the official ``anthropic`` SDK (optional).
 
-Streams by default (time to first token is the first content delta). Anthropic
-reports ``input_tokens`` without the cache: the design's ``input_tokens`` is
-``input_tokens + cache_creation_input_tokens + cache_read_input_tokens``, with
-``cache_write_tokens`` = creation and ``cache_read_tokens`` = read; the SDK's usage
-is kept as raw usage. Tool calls map to ``tool_use`` blocks, tool results to
-``tool_result`` blocks in a user turn. An SDK timeout becomes ``TimeoutError``.
+Streams by default (time to first token is the first content delta). Usage is
+read by genai-prices' Anthropic extractor: Anthropic reports ``input_tokens``
+without the cache, so the design's ``input_tokens`` is input plus cache creation
+plus cache read; 5-minute and 1-hour writes (``usage.cache_creation``) and web
+searches (``usage.server_tool_use``) are priced as billed, and a priority or
+batch ``service_tier`` at its prices. The SDK's usage is kept as raw usage. Tool
+calls map to ``tool_use`` blocks, tool results to ``tool_result`` blocks in a user
+turn. An SDK timeout becomes ``TimeoutError``.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from recorder.providers.base import Completion
+from recorder.providers.usage import extract
 from recorder.providers.wire import b64, file_parts, parse_args, plain
 
 
@@ -54,13 +57,12 @@ def wire(messages: list[dict[str, Any]], files: list[Any]) -> tuple[str | None, 
     return system, out
 
 
-def normalize_usage(u: Any) -> dict[str, int]:
-    if u is None:
-        return {}
-    cw = getattr(u, "cache_creation_input_tokens", 0) or 0
-    cr = getattr(u, "cache_read_input_tokens", 0) or 0
-    return {"input_tokens": (u.input_tokens or 0) + cw + cr, "output_tokens": u.output_tokens or 0,
-            "cache_read_tokens": cr, "cache_write_tokens": cw, "reasoning_tokens": 0}
+def completion_usage(model: str | None, raw: Any) -> dict[str, Any]:
+    """The Completion fields for a Messages usage object (``extract`` does the reading)."""
+    usage, reason = extract({"model": model, "usage": raw}, "anthropic", "default")
+    tier = raw.get("service_tier") if isinstance(raw, dict) else None
+    return {"usage": usage, "unpriced_reason": reason, "raw_usage": raw,
+            "service_tier": None if tier in (None, "standard") else tier}
 
 
 class AnthropicProvider:
@@ -112,8 +114,8 @@ class AnthropicProvider:
     def _from_message(msg: Any) -> Completion:
         text = "".join(b.text for b in msg.content if b.type == "text") or None
         calls = [{"id": b.id, "name": b.name, "arguments": b.input} for b in msg.content if b.type == "tool_use"]
-        return Completion(text=text, tool_calls=calls, stop_reason=msg.stop_reason, usage=normalize_usage(msg.usage),
-                          raw_usage=plain(msg.usage), model=msg.model)
+        return Completion(text=text, tool_calls=calls, stop_reason=msg.stop_reason, model=msg.model,
+                          **completion_usage(msg.model, plain(msg.usage)))
 
     @staticmethod
     def _event(state: dict[str, Any], ev: Any, on_first_token: Callable[[], None]) -> None:
@@ -140,13 +142,11 @@ class AnthropicProvider:
 
     @staticmethod
     def _finish(state: dict[str, Any]) -> Completion:
-        raw = state.get("usage") or {}
-        usage = normalize_usage(type("U", (), {k: raw.get(k) for k in (
-            "input_tokens", "output_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")}))
+        raw = state.get("usage") or None
         calls = [{"id": b["id"], "name": b["name"], "arguments": parse_args("".join(b["json"]))}
                  for _, b in sorted(state["blocks"].items())]
         return Completion(text="".join(state["text"]) or None, tool_calls=calls, stop_reason=state.get("stop"),
-                          usage=usage, raw_usage=raw, model=state.get("model"))
+                          model=state.get("model"), **completion_usage(state.get("model"), raw))
 
     def complete(self, *, model: str, messages: list[dict[str, Any]], tools: list[dict[str, Any]],
                  files: list[Any], timeout: float | None, on_first_token: Callable[[], None],

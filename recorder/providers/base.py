@@ -3,8 +3,9 @@
 A provider turns the agent's OpenAI-style message list (``role``/``content``,
 assistant ``tool_calls``, ``tool`` results, content parts for files) into its own
 wire format, calls the model, and returns a :class:`Completion` whose ``usage``
-follows the design's token convention (input counts cached tokens; output counts
-reasoning) with the provider's raw usage kept beside it. ``request_params`` is
+is what genai-prices' extractor reads from the provider's body (the design's
+token convention: input counts cached tokens; output counts reasoning), with the
+provider's raw usage kept beside it. ``request_params`` is
 what was sent besides the messages, never the API key.
 """
 
@@ -24,6 +25,9 @@ class Completion:
     raw_usage: Any = None
     model: str | None = None
     ttft_ms: float | None = None
+    service_tier: str | None = None  # as the provider reported it (prices differ by tier)
+    reported_cost_usd: Any = None  # a cost the vendor reported (OpenRouter's usage.cost), kept beside ours
+    unpriced_reason: str | None = None  # why usage is absent or unreadable (see providers.usage.extract)
 
 
 class ProviderError(Exception):

@@ -1,10 +1,13 @@
 """``OpenAIProvider``: Chat Completions through the official ``openai`` SDK (optional).
 
 Streams by default (time to first token is the first content or tool-call delta)
-and asks for usage in the stream. Usage is converted to the design's convention:
-``prompt_tokens`` already includes cached tokens (``cache_read_tokens`` is
-``prompt_tokens_details.cached_tokens``), ``completion_tokens`` already includes
-``reasoning_tokens``; the SDK's usage object is kept as raw usage. An SDK timeout
+and asks for usage in the stream. Usage is read by genai-prices' Chat
+Completions extractor (cached reads and writes, audio, reasoning) and priced
+under ``vendor_id``, so an OpenAI-compatible vendor (Groq, Mistral, DeepSeek,
+OpenRouter, Azure OpenAI, ...) is priced at its own prices; a cost the vendor
+reports (OpenRouter's ``usage.cost``) is kept beside ours. A stream without usage
+(a server that ignores ``include_usage``) is unpriced, never $0. The SDK's usage
+object is kept as raw usage. An SDK timeout
 becomes ``TimeoutError`` (status Timeout); other SDK errors propagate as they are.
 The API key lives in the client only and is never part of ``request_params``.
 """
@@ -15,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from recorder.providers.base import Completion
+from recorder.providers.usage import extract
 from recorder.providers.wire import args_json, b64, file_parts, parse_args, plain
 
 
@@ -53,13 +57,12 @@ def wire_messages(messages: list[dict[str, Any]], files: list[Any]) -> list[dict
     return out
 
 
-def normalize_usage(u: Any) -> dict[str, int]:
-    if u is None:
-        return {}
-    pd, cd = getattr(u, "prompt_tokens_details", None), getattr(u, "completion_tokens_details", None)
-    return {"input_tokens": u.prompt_tokens or 0, "output_tokens": u.completion_tokens or 0,
-            "cache_read_tokens": (getattr(pd, "cached_tokens", 0) or 0) if pd else 0, "cache_write_tokens": 0,
-            "reasoning_tokens": (getattr(cd, "reasoning_tokens", 0) or 0) if cd else 0}
+def completion_usage(model: str | None, raw: Any, vendor_id: str) -> dict[str, Any]:
+    """The Completion fields for a Chat Completions usage object (``extract`` does the reading)."""
+    usage, reason = extract({"model": model, "usage": raw}, vendor_id, "chat")
+    cost = raw.get("cost") if isinstance(raw, dict) else None  # OpenRouter reports its own charge
+    return {"usage": usage, "unpriced_reason": reason, "raw_usage": raw,
+            "reported_cost_usd": str(cost) if isinstance(cost, int | float) and not isinstance(cost, bool) else None}
 
 
 class OpenAIProvider:
@@ -109,13 +112,15 @@ class OpenAIProvider:
         msg = choice.message
         calls = [{"id": c.id, "name": c.function.name, "arguments": parse_args(c.function.arguments)}
                  for c in msg.tool_calls or []]
-        return Completion(text=msg.content, tool_calls=calls, stop_reason=choice.finish_reason,
-                          usage=normalize_usage(resp.usage), raw_usage=plain(resp.usage), model=resp.model)
+        return Completion(text=msg.content, tool_calls=calls, stop_reason=choice.finish_reason, model=resp.model,
+                          service_tier=getattr(resp, "service_tier", None),
+                          **completion_usage(resp.model, plain(resp.usage), self.vendor_id))
 
     def _accumulate(self, state: dict[str, Any], chunk: Any, on_first_token: Callable[[], None]) -> None:
         if chunk.usage is not None:
             state["usage"] = chunk.usage
         state["model"] = chunk.model or state.get("model")
+        state["tier"] = getattr(chunk, "service_tier", None) or state.get("tier")
         for choice in chunk.choices:
             d = choice.delta
             if (d.content or d.tool_calls) and not state["first"]:
@@ -134,13 +139,12 @@ class OpenAIProvider:
             if choice.finish_reason:
                 state["stop"] = choice.finish_reason
 
-    @staticmethod
-    def _finish(state: dict[str, Any]) -> Completion:
+    def _finish(self, state: dict[str, Any]) -> Completion:
         calls = [{"id": c["id"], "name": c["name"], "arguments": parse_args("".join(c["args"]))}
                  for _, c in sorted(state["calls"].items())]
         return Completion(text="".join(state["text"]) or None, tool_calls=calls, stop_reason=state.get("stop"),
-                          usage=normalize_usage(state.get("usage")), raw_usage=plain(state.get("usage")),
-                          model=state.get("model"))
+                          model=state.get("model"), service_tier=state.get("tier"),
+                          **completion_usage(state.get("model"), plain(state.get("usage")), self.vendor_id))
 
     def complete(self, *, model: str, messages: list[dict[str, Any]], tools: list[dict[str, Any]],
                  files: list[Any], timeout: float | None, on_first_token: Callable[[], None],
