@@ -37,14 +37,16 @@ unpriced = int(df["unpriced_runs"].sum()) if df.height else 0
 m1, m2, m3 = st.columns(3)
 m1.metric("Total cost", fmt.money(total))
 m2.metric("Runs", fmt.tokens(runs))
-m3.metric("Unpriced runs", fmt.tokens(unpriced), help="Runs on models without a known price: not counted as $0")
+m3.metric("Unpriced runs", fmt.tokens(unpriced),
+          help="Runs whose cost is unknown (unknown model, missing or unreadable usage): not counted as $0")
 table = df.filter(pl.col("runs") > 0) if df.height else df
 st.dataframe(
-    table.with_columns(pl.col("cost_usd").cast(pl.Float64)),
+    table.with_columns(pl.col("cost_usd").map_elements(fmt.money, return_dtype=pl.Utf8, skip_nulls=False)),
     column_config={
         "period": st.column_config.DatetimeColumn("Period (UTC)", format="YYYY-MM-DD HH:mm"),
         "split": split if split != "none" else "Total",
-        "cost_usd": st.column_config.NumberColumn("Cost (USD)", format="$%.6f"),
+        "cost_usd": st.column_config.TextColumn("Cost (USD)"),
+        "unpriced_runs": st.column_config.NumberColumn("Unpriced runs", format="localized"),
         "runs": st.column_config.NumberColumn("Runs", format="localized"),
         "input_tokens": st.column_config.NumberColumn("Input tokens", format="localized"),
         "output_tokens": st.column_config.NumberColumn("Output tokens", format="localized"),

@@ -46,8 +46,11 @@ c1.plotly_chart(breakdown_pie_figure(rep.by_model, "Cost by model"), width="stre
 c2.plotly_chart(breakdown_pie_figure(rep.by_agent, "Cost by agent"), width="stretch", key="by-agent")
 for label, frame in (("By agent", rep.by_agent), ("By user", rep.by_user)):
     st.markdown(f"**{label}**")
-    st.dataframe(frame.with_columns(pl.col("cost_usd").cast(pl.Float64)), hide_index=True, width="stretch",
-                 column_config={"cost_usd": st.column_config.NumberColumn("Cost", format="$%.6f")})
+    st.dataframe(frame.with_columns(pl.col("cost_usd").map_elements(fmt.money, return_dtype=pl.Utf8,
+                                                                    skip_nulls=False)),
+                 hide_index=True, width="stretch",
+                 column_config={"cost_usd": st.column_config.TextColumn("Cost"),
+                                "unpriced_runs": st.column_config.NumberColumn("Unpriced runs", format="localized")})
 if rep.unpriced.height:
     st.markdown("**Unpriced usage** (not included in the total)")
     st.dataframe(rep.unpriced, hide_index=True, width="stretch")

@@ -251,3 +251,55 @@ def test_cost_trend_totals_match_the_spend_report_to_the_cent(demo_lake):
         for split in (None, "agent", "model", "user", "trigger"):
             df = wh.cost_trend("acme", start, today, grain=grain, split_by=split)
             assert sum((c for c in df["cost_usd"].to_list() if c is not None), Decimal(0)) == report > 0
+
+
+@pytest.fixture(scope="module")
+def unpriced_lake(tmp_path_factory):
+    """One agent on a model without a price (every run unpriced), one priced, one on a free model."""
+    lake = str(tmp_path_factory.mktemp("unpriced") / "lake")
+    rec = Recorder(lake=lake)
+    for agent, provider, model, n in (("mystery-bot", "acme", "acme-llm-7b", 3), ("paid-bot", "openai", "gpt-4o", 2),
+                                      ("free-bot", "openrouter", "allenai/molmo-7b-d:free", 2)):
+        for _ in range(n):
+            with rec.invocation(tenant="acme", agent=agent, provider=provider, model=model) as inv, inv.round() as r:
+                r.set_response("x", usage={"input_tokens": 1000, "output_tokens": 100})
+    rec.shutdown()
+    return lake
+
+
+def _spec(element) -> dict:
+    import json
+
+    return json.loads(element.proto.spec)
+
+
+def test_unpriced_is_a_state_on_agents_never_zero(unpriced_lake, monkeypatch):
+    at = app(unpriced_lake, monkeypatch, page="pages/agents.py", tenant="acme")
+    table = at.dataframe[0].value.set_index("agent")
+    assert list(table.loc["mystery-bot", ["total_cost_usd", "avg_cost_usd", "p95_cost_usd"]]) == ["unpriced"] * 3
+    assert table.loc["mystery-bot", "unpriced_runs"] == 3
+    assert table.loc["free-bot", "total_cost_usd"] == "$0.00"  # a free model is priced at $0, and says so
+    assert table.loc["paid-bot", "total_cost_usd"].startswith("$") and table.loc["paid-bot", "unpriced_runs"] == 0
+    (bar,) = _spec(at.get("plotly_chart")[0])["data"]
+    by_label = dict(zip(bar["y"], bar["x"], strict=True))
+    assert by_label["mystery-bot (unpriced)"] is None and "mystery-bot" not in by_label  # no $0 bar
+    assert "unpriced · 3 runs" in bar["text"]
+
+
+def test_unpriced_is_a_state_on_the_report_page_and_html(unpriced_lake, monkeypatch):
+    at = app(unpriced_lake, monkeypatch, page="pages/reports.py", tenant="acme")
+    pies = [_spec(c) for c in at.get("plotly_chart")[1:3]]
+    for pie in pies:
+        assert "acme-llm-7b" not in pie["data"][0]["labels"] and "mystery-bot" not in pie["data"][0]["labels"]
+        assert any("3 unpriced runs not shown" in a["text"] for a in pie["layout"]["annotations"])
+    by_agent = at.dataframe[0].value.set_index("key")
+    assert by_agent.loc["mystery-bot", "cost_usd"] == "unpriced"
+    from warehouse import Warehouse
+    from warehouse.report import to_html
+
+    wh = Warehouse(unpriced_lake)
+    today = dt.datetime.now(dt.UTC).date()
+    page = to_html(wh.spend_report("acme", today, today), wh.cost_trend("acme", today, today, split_by="agent"))
+    row = page.decode().split("<td>mystery-bot</td>")[1].split("</tr>")[0]
+    assert "<td>unpriced</td>" in row and "$0" not in row
+    assert "unknown model" in page.decode()  # the reason is stated

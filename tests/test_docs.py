@@ -8,9 +8,9 @@ fails this test until it is given one.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
-import datetime as dt
 import tomllib
 
 import pytest

@@ -7,7 +7,10 @@ Commands (each takes ``--lake``, default ``INVLOG_LAKE`` or ``./data/lake``):
   write the rollups that long-range queries read.
 * ``retention --tenant T --keep-days N [--dry-run]``: delete partitions older than N days.
 * ``delete-tenant T [--dry-run]``: delete everything stored for a tenant.
-* ``report --tenant T --from DATE --to DATE --format csv|parquet|html --out PATH``: a spend report.
+* ``report --tenant T --from DATE --to DATE --format csv|parquet|html --out PATH [--restated
+  [--prices FILE] [--price-date DATE]]``: a spend report, optionally restated.
+* ``reprice --tenant T --from DATE --to DATE [--prices FILE] [--price-date DATE] --out PATH``: recorded
+  vs restated cost per day and model (CSV, Parquet or HTML by the extension).
 * ``verify [--tenant T] [--quarantine]``: read every part file in full (page checksums); exit 1 naming bad files.
 """
 
@@ -64,6 +67,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--to", dest="end", type=_date, required=True, help="last day included")
     p.add_argument("--format", choices=FORMATS, help="default: from --out's extension (.csv, .parquet, .html)")
     p.add_argument("--out", required=True)
+    p.add_argument("--restated", action="store_true", help="recompute every cost from the stored usage")
+    rp = sub.add_parser("reprice", help="recorded vs restated cost per day and model", parents=[common])
+    rp.add_argument("--tenant", required=True)
+    rp.add_argument("--from", dest="start", type=_date, required=True)
+    rp.add_argument("--to", dest="end", type=_date, required=True, help="last day included")
+    rp.add_argument("--format", choices=FORMATS, help="default: from --out's extension (.csv, .parquet, .html)")
+    rp.add_argument("--out", required=True)
+    for q in (p, rp):
+        q.add_argument("--prices", help="a price overrides file (TOML) to restate with")
+        q.add_argument("--price-date", type=_date, help="restate with the prices in force on this date")
     args = ap.parse_args(argv)
     try:
         return _run(args)
@@ -82,8 +95,12 @@ def _run(args: argparse.Namespace) -> int:
     if lake.is_local and not os.path.isdir(lake.root):
         print(f"error: the lake {lake.url} does not exist (give --lake or set INVLOG_LAKE)", file=sys.stderr)
         return 1
-    if args.command == "report":
+    if args.command in ("report", "reprice"):
         args.format = _report_format(args)
+        if args.command == "report" and (args.prices or args.price_date) and not args.restated:
+            raise ValueError("--prices and --price-date restate the report: add --restated")
+        if args.prices and not os.path.isfile(args.prices):
+            raise ValueError(f"--prices {args.prices!r}: no such file")
     if args.command == "compact":
         res = maint.compact(lake, tenant=args.tenant, before=args.before, target_bytes=args.target_mb << 20,
                             grace_seconds=args.grace_seconds, progress=True)
@@ -126,7 +143,10 @@ def _run(args: argparse.Namespace) -> int:
     if args.tenant not in wh.tenants():
         print(f"error: the lake {lake.url} has no tenant {args.tenant!r}", file=sys.stderr)
         return 1
-    rep = wh.spend_report(args.tenant, args.start, args.end)
+    if args.command == "reprice":
+        return _reprice(wh, args)
+    rep = wh.spend_report(args.tenant, args.start, args.end, restated=args.restated, prices=args.prices,
+                          price_date=args.price_date)
     if rep.runs == 0:
         print(f"error: tenant {args.tenant!r} has no runs from {args.start} to {args.end}; no report written",
               file=sys.stderr)
@@ -140,8 +160,33 @@ def _run(args: argparse.Namespace) -> int:
         data = report.to_html(rep, trend)
     with open(args.out, "wb") as f:
         f.write(data)
-    print(f"wrote {args.format} spend report for {args.tenant} ({args.start}..{args.end}): "
+    what = "restated spend report" if args.restated else "spend report"
+    print(f"wrote {args.format} {what} for {args.tenant} ({args.start}..{args.end}): "
           f"total {report.money(rep.total_cost_usd)}, {rep.runs:,} runs -> {args.out}")
+    return 0
+
+
+def _reprice(wh: object, args: argparse.Namespace) -> int:
+    from warehouse import report, reprice
+
+    rounds = wh.restatement(args.tenant, args.start, args.end, prices=args.prices,  # type: ignore[attr-defined]
+                            price_date=args.price_date)
+    if rounds.height == 0:
+        print(f"error: tenant {args.tenant!r} has no rounds from {args.start} to {args.end}; nothing restated",
+              file=sys.stderr)
+        return 1
+    diff = reprice.difference(rounds)
+    basis = (f"prices in force on {args.price_date}" if args.price_date else "prices at each call's instant") + (
+        f", overrides {os.path.basename(args.prices)}" if args.prices else "")
+    data = report.restatement(diff, args.format, tenant=args.tenant, start=args.start, end=args.end, basis=basis)
+    with open(args.out, "wb") as f:
+        f.write(data)
+    total = diff.row(-1, named=True)
+    changed = int((rounds["restated_cost_usd"] != rounds["recorded_cost_usd"]).sum())
+    print(f"wrote {args.format} restatement for {args.tenant} ({args.start}..{args.end}, {basis}): recorded "
+          f"{report.money(total['recorded_cost_usd'])}, restated {report.money(total['restated_cost_usd'])}, "
+          f"difference {report.money(total['difference_usd'])}; {changed:,} of {rounds.height:,} rounds changed "
+          f"-> {args.out}")
     return 0
 
 

@@ -1,10 +1,15 @@
 """Pure chart builders: a Polars frame in, a Plotly figure out. No I/O, no Streamlit.
 
 Shared by the dashboard pages and the HTML spend report, so a chart looks the same
-in both. Money is shown in USD with cents (more digits under one cent).
+in both. Money is shown in USD with cents (more digits under one cent). Unknown cost
+is a state, never a value: an unpriced agent has no bar (its label says unpriced), an
+unpriced model no slice (the chart says how many runs it leaves out), and a period
+whose runs are all unpriced has no point rather than a $0 one.
 """
 
 from __future__ import annotations
+
+from decimal import Decimal
 
 import plotly.graph_objects as go
 import polars as pl
@@ -24,9 +29,9 @@ def cost_trend_figure(df: pl.DataFrame, *, kind: str = "area", cumulative: bool 
     fig = go.Figure()
     for split in df["split"].unique(maintain_order=True).to_list() if df.height else []:
         part = df.filter(pl.col("split") == split).sort("period")
-        y = part["cost_usd"].cast(pl.Float64).fill_null(0)
+        y = part["cost_usd"].cast(pl.Float64)  # null (all runs unpriced) stays a gap, not $0
         if cumulative:
-            y = y.cum_sum()
+            y = y.fill_null(0).cum_sum()  # a running total of known cost; unpriced runs add nothing known
         if kind == "bar":
             fig.add_bar(x=part["period"].to_list(), y=y.to_list(), name=str(split))
         else:
@@ -38,21 +43,45 @@ def cost_trend_figure(df: pl.DataFrame, *, kind: str = "area", cumulative: bool 
     return _money_axis(fig)
 
 
+def money(value: Decimal | float | None) -> str:
+    """USD with cents (six decimals under one cent); ``None`` is "unpriced", never $0."""
+    if value is None:
+        return "unpriced"
+    d = Decimal(str(value))
+    return f"${d:,.2f}" if abs(d) >= Decimal("0.01") or d == 0 else f"${d:,.6f}"
+
+
 def agents_bar_figure(df: pl.DataFrame, title: str = "Cost by agent") -> go.Figure:
-    data = df.sort("total_cost_usd", nulls_last=True) if df.height else df
-    fig = go.Figure(go.Bar(x=data["total_cost_usd"].cast(pl.Float64).fill_null(0).to_list() if df.height else [],
-                           y=data["agent"].to_list() if df.height else [], orientation="h",
-                           text=[f"{r} runs" for r in data["runs"].to_list()] if df.height else []))
+    """Horizontal bars of each agent's cost, labelled with cost and runs; unpriced agents get no bar."""
+    data = df.sort("total_cost_usd", nulls_last=False) if df.height else df
+    rows = list(data.iter_rows(named=True))
+    labels, texts = [], []
+    for r in rows:
+        unpriced = r.get("unpriced_runs") or 0
+        if r["total_cost_usd"] is None:
+            labels.append(f"{r['agent']} (unpriced)")
+            texts.append(f"unpriced · {r['runs']:,} runs")
+        else:
+            labels.append(str(r["agent"]))
+            extra = f", {unpriced:,} unpriced" if unpriced else ""
+            texts.append(f"{money(r['total_cost_usd'])} · {r['runs']:,} runs{extra}")
+    fig = go.Figure(go.Bar(x=[None if r["total_cost_usd"] is None else float(r["total_cost_usd"]) for r in rows],
+                           y=labels, orientation="h", text=texts, textposition="auto", hovertext=texts))
     fig.update_layout(title=title, template=TEMPLATE, margin={"l": 10, "r": 10, "t": 40, "b": 10})
     fig.update_xaxes(tickprefix="$", tickformat=",.4~f")
     return fig
 
 
 def breakdown_pie_figure(df: pl.DataFrame, title: str) -> go.Figure:
+    """Each key's share of the known cost; keys with no known cost are left out and counted."""
     data = df.filter(pl.col("cost_usd").is_not_null()) if df.height else df
     fig = go.Figure(go.Pie(labels=[str(k) for k in data["key"].to_list()] if df.height else [],
                            values=data["cost_usd"].cast(pl.Float64).to_list() if df.height else [], hole=0.45))
-    fig.update_layout(title=title, template=TEMPLATE, margin={"l": 10, "r": 10, "t": 40, "b": 10})
+    unpriced = int(df["unpriced_runs"].sum()) if df.height and "unpriced_runs" in df.columns else 0
+    if unpriced:
+        fig.add_annotation(text=f"{unpriced:,} unpriced runs not shown (no known cost)", showarrow=False,
+                           x=0.5, y=-0.12, xref="paper", yref="paper")
+    fig.update_layout(title=title, template=TEMPLATE, margin={"l": 10, "r": 10, "t": 40, "b": 30})
     return fig
 
 

@@ -234,25 +234,80 @@ class Warehouse:
                 "attachments": json.loads(row["attachments"]) if row.get("attachments") else [],
                 "memory_context": json.loads(row["memory_context"]) if row.get("memory_context") else []}
 
-    def spend_report(self, tenant: str, start: Any, end: Any, *, now: dt.datetime | None = None) -> SpendReport:
-        """Per-tenant spend: totals, breakdowns, unpriced usage apart, month-to-date and projection."""
+    def restatement(self, tenant: str, start: Any, end: Any, *, prices: str | os.PathLike[str] | None = None,
+                    price_date: dt.date | None = None) -> pl.DataFrame:
+        """Every round of the period with its recorded and restated cost (see ``warehouse.reprice``)."""
+        from invlog.pricing import PriceBook
+        from warehouse import reprice
+
+        s, e = _range(start, end)
+        rounds = self._run("reprice_rounds", {"tenant": tenant, "start": s, "end": e,
+                                              "round_files": self._files("rounds", tenant, s, e)})
+        return reprice.restate_rounds(rounds, tenant, PriceBook(prices), price_date)
+
+    def _restated_files(self, tenant: str, s: dt.datetime, e: dt.datetime, prices: Any,
+                        price_date: dt.date | None, folder: str) -> dict[str, list[str]]:
+        """A scratch copy of the period with restated costs, laid out as the lake is."""
+        from warehouse import reprice
+
+        rounds = self.restatement(tenant, s, e, prices=prices, price_date=price_date)
+        inv = self._run("period_invocations", {"tenant": tenant, "start": s, "end": e,
+                                               "inv_files": self._files("invocations", tenant, s, e)})
+        inv = reprice.restated_invocations(inv, rounds)
+        rnd = rounds.select("invocation_id", "round_index", "started_at", "provider", "model", "input_tokens",
+                            "output_tokens", pl.col("restated_cost_usd").alias("cost_usd"),
+                            pl.col("restated_unpriced").alias("unpriced"),
+                            pl.col("restated_reason").alias("unpriced_reason"))
+        out: dict[str, list[str]] = {"invocations": [self._empty["invocations"]], "rounds": [self._empty["rounds"]]}
+        for table, df in (("invocations", inv), ("rounds", rnd)):
+            df = df.with_columns(pl.col("started_at").dt.date().alias("_day"))
+            for (day,), part in df.partition_by("_day", as_dict=True).items():
+                path = os.path.join(folder, table, f"tenant={tenant}", f"date={day}")
+                os.makedirs(path, exist_ok=True)
+                part.drop("_day").write_parquet(os.path.join(path, "restated.parquet"))
+                out[table].append(os.path.join(path, "restated.parquet"))
+        return out
+
+    def spend_report(self, tenant: str, start: Any, end: Any, *, now: dt.datetime | None = None,
+                     restated: bool = False, prices: str | os.PathLike[str] | None = None,
+                     price_date: dt.date | None = None) -> SpendReport:
+        """Per-tenant spend: totals, breakdowns, unpriced usage apart, month-to-date and projection.
+
+        ``restated=True``: the same report with every cost recomputed from the stored usage
+        (``prices``: an overrides file; ``price_date``: the prices in force that day); the
+        lake is not changed.
+        """
         s, e = _range(start, end)
         now = _utc(now) if now else dt.datetime.now(dt.UTC)
-        inv_files = self._files("invocations", tenant, s, e)
-        p = {"tenant": tenant, "inv_files": inv_files, "start": s, "end": e}
+        if not restated:
+            return self._spend_report(tenant, s, e, now, None, None, None)
+        month_start = dt.datetime(now.year, now.month, 1, tzinfo=dt.UTC)
+        with tempfile.TemporaryDirectory(prefix="invlog-restated-") as folder:
+            files = self._restated_files(tenant, min(s, month_start), max(e, now), prices, price_date, folder)
+            return self._spend_report(tenant, s, e, now, files, prices, price_date)
+
+    def _spend_report(self, tenant: str, s: dt.datetime, e: dt.datetime, now: dt.datetime,
+                      files: dict[str, list[str]] | None, prices: Any, price_date: dt.date | None) -> SpendReport:
+        month_start = dt.datetime(now.year, now.month, 1, tzinfo=dt.UTC)
+        restated = files is not None
+
+        def part_files(table: str, a: dt.datetime, b: dt.datetime) -> list[str]:
+            # The scratch copy holds only the period (and the month so far): the query's range filters it.
+            return files[table] if files is not None else self._files(table, tenant, a, b)
+
+        p = {"tenant": tenant, "inv_files": part_files("invocations", s, e), "start": s, "end": e}
+        round_files = part_files("rounds", s, e)
         tot = self._run("spend_total", p).row(0, named=True)
         by = {d: self._run("spend_breakdown", p, dimension=DIMENSIONS[d]) for d in ("agent", "model", "user", "day")}
-        unpriced = self._run("spend_unpriced", {"tenant": tenant, "start": s, "end": e,
-                                                "round_files": self._files("rounds", tenant, s, e)})
+        unpriced = self._run("spend_unpriced", {"tenant": tenant, "start": s, "end": e, "round_files": round_files})
         report = SpendReport(tenant=tenant, start=s, end=e, generated_at=now,
                              total_cost_usd=Decimal(tot["cost_usd"]), runs=tot["runs"],
                              unpriced_runs=tot["unpriced_runs"], by_agent=by["agent"], by_model=by["model"],
                              by_user=by["user"], by_day=by["day"], unpriced=unpriced)
         if s <= now < e:
-            month_start = dt.datetime(now.year, now.month, 1, tzinfo=dt.UTC)
             next_month = dt.datetime(now.year + now.month // 12, now.month % 12 + 1, 1, tzinfo=dt.UTC)
             mtd = self._run("spend_total", {"tenant": tenant, "start": month_start, "end": now,
-                                            "inv_files": self._files("invocations", tenant, month_start, now)})
+                                            "inv_files": part_files("invocations", month_start, now)})
             report.month_to_date_usd = Decimal(mtd["cost_usd"][0])
             elapsed = Decimal((now - month_start).total_seconds())
             whole = Decimal((next_month - month_start).total_seconds())
@@ -262,8 +317,14 @@ class Warehouse:
                 "linear run rate: month-to-date spend divided by the elapsed share of the month "
                 f"({float(elapsed / whole):.1%} at {now:%Y-%m-%d %H:%M} UTC), extrapolated to the whole month")
         if report.unpriced_runs:
-            report.notes.append(f"{report.unpriced_runs} runs used models without a known price; their usage is "
-                                "listed under 'unpriced' and is not included in the total (never counted as $0).")
+            report.notes.append(f"{report.unpriced_runs} runs have no known cost (unknown model, missing or "
+                                "unreadable usage); their usage is listed under 'unpriced' with the reason and is "
+                                "not included in the total (never counted as $0).")
+        if restated:
+            what = f"the prices in force on {price_date}" if price_date else "the prices at each call's instant"
+            src = f" and the overrides in {os.path.basename(os.fspath(prices))}" if prices else ""
+            report.notes.append(f"Restated: every cost recomputed from the stored usage with {what}{src}. "
+                                "The recorded costs are unchanged in the lake.")
         return report
 
 

@@ -15,15 +15,8 @@ from decimal import Decimal
 
 import polars as pl
 
-from warehouse.charts import breakdown_pie_figure, cost_trend_figure
+from warehouse.charts import breakdown_pie_figure, cost_trend_figure, money
 from warehouse.core import SpendReport
-
-
-def money(value: Decimal | float | None) -> str:
-    if value is None:
-        return "unpriced"
-    d = Decimal(str(value))
-    return f"${d:,.2f}" if abs(d) >= Decimal("0.01") or d == 0 else f"${d:,.6f}"
 
 
 def tidy(report: SpendReport) -> pl.DataFrame:
@@ -70,9 +63,10 @@ def to_html(report: SpendReport, trend: pl.DataFrame) -> bytes:
                          for i, fig in enumerate(charts))
     unpriced = report.unpriced
     unpriced_html = "<p class='muted'>All usage in this period was priced.</p>" if unpriced.height == 0 else (
-        "<table><thead><tr><th>model</th><th>provider</th><th>rounds</th><th>runs</th><th>tokens in</th>"
-        "<th>tokens out</th></tr></thead><tbody>" + "".join(
-            f"<tr><td>{html.escape(r['model'])}</td><td>{html.escape(r['provider'])}</td><td>{r['rounds']:,}</td>"
+        "<table><thead><tr><th>model</th><th>provider</th><th>reason</th><th>rounds</th><th>runs</th>"
+        "<th>tokens in</th><th>tokens out</th></tr></thead><tbody>" + "".join(
+            f"<tr><td>{html.escape(r['model'])}</td><td>{html.escape(r['provider'])}</td>"
+            f"<td>{html.escape(r['reason'].replace('_', ' '))}</td><td>{r['rounds']:,}</td>"
             f"<td>{r['invocations']:,}</td><td>{r['input_tokens']:,}</td><td>{r['output_tokens']:,}</td></tr>"
             for r in unpriced.iter_rows(named=True)) + "</tbody></table>")
     mtd = ""
@@ -109,7 +103,44 @@ generated {report.generated_at:%Y-%m-%d %H:%M} UTC by Invocation Logs</p>
 <h2>By user</h2>{_table(report.by_user, "user")}
 <h2>By day</h2>{_table(report.by_day, "day")}
 <h2>Unpriced usage</h2>{unpriced_html}
-<p class="muted">Costs are exact decimals in USD computed from each round's tokens and the price table at the time
-of the request. Unpriced usage is listed apart and is not part of the total.</p>
+<p class="muted">Costs are exact decimals in USD: each round's billed usage priced with genai-prices' data (or the
+tenant's negotiated prices) at the instant and service tier of the request. Unpriced usage is listed apart, with
+its reason, and is not part of the total.</p>
 </body></html>"""
     return page.encode()
+
+
+def restatement(diff: pl.DataFrame, fmt: str, *, tenant: str, start: object, end: object, basis: str) -> bytes:
+    """``warehouse.reprice.difference`` as CSV (exact decimals as text), Parquet or HTML."""
+    if fmt == "csv":
+        return diff.with_columns(pl.col(c).cast(pl.Utf8) for c in (
+            "recorded_cost_usd", "restated_cost_usd", "difference_usd")).write_csv().encode()
+    if fmt == "parquet":
+        buf = io.BytesIO()
+        diff.write_parquet(buf)
+        return buf.getvalue()
+    head = "".join(f"<th>{h}</th>" for h in ("day", "provider", "model", "rounds", "recorded", "restated",
+                                              "difference", "unpriced (recorded)", "unpriced (restated)"))
+    body = "".join(
+        f"<tr><td>{html.escape(str(r['day']))}</td><td>{html.escape(r['provider'] or '')}</td>"
+        f"<td>{html.escape(r['model'] or '')}</td><td>{r['rounds']:,}</td><td>{money(r['recorded_cost_usd'])}</td>"
+        f"<td>{money(r['restated_cost_usd'])}</td><td>{signed(r['difference_usd'])}</td>"
+        f"<td>{r['recorded_unpriced_rounds']:,}</td><td>{r['restated_unpriced_rounds']:,}</td></tr>"
+        for r in diff.iter_rows(named=True))
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Restatement · {html.escape(tenant)}</title>
+<style>body{{font-family:system-ui,sans-serif;margin:2rem auto;max-width:1100px;color:#1d2433}}
+table{{border-collapse:collapse;width:100%}} th,td{{border-bottom:1px solid #e4e7ec;padding:.35rem .5rem;
+text-align:right}} th:nth-child(-n+3),td:nth-child(-n+3){{text-align:left}} .muted{{color:#667085}}</style>
+</head><body><h1>Restatement: {html.escape(tenant)}</h1>
+<p class="muted">{start} to {end} (inclusive) · restated with {html.escape(basis)} · recorded costs are
+unchanged in the lake · unpriced rounds are counted apart, never as $0</p>
+<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></body></html>""".encode()
+
+
+def signed(value: Decimal | float | None) -> str:
+    """A money difference with its sign ("+$0.12", "-$3.00", "$0.00")."""
+    if value is None:
+        return "unpriced"
+    d = Decimal(str(value))
+    return money(d) if d == 0 else ("+" if d > 0 else "-") + money(abs(d))
