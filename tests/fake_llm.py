@@ -1,4 +1,5 @@
-"""A loopback HTTP server that answers in the OpenAI and Anthropic wire formats.
+"""A loopback HTTP server that answers in the OpenAI (Chat Completions and Responses) and
+Anthropic wire formats.
 
 The tests point the real SDK clients at it (``base_url``); nothing is monkeypatched.
 Each endpoint plays a script of turns (a tool call, then a text answer), streamed
@@ -35,6 +36,10 @@ class FakeLLM:
                     fake._openai(self, body, turn)
                 elif self.path.endswith("/messages"):
                     fake._anthropic(self, body, turn)
+                elif self.path.endswith("/responses"):
+                    fake._responses(self, body, turn)
+                elif ":generateContent" in self.path or ":streamGenerateContent" in self.path:
+                    fake._gemini(self, body, turn, stream=":stream" in self.path)
                 else:
                     self.send_error(404)
 
@@ -154,4 +159,71 @@ class FakeLLM:
                                                                              "stop_sequence": None},
                                          "usage": {"output_tokens": u["output"]}}))
         events.append(("message_stop", {"type": "message_stop"}))
+        self._sse(h, events)
+
+    # ---- OpenAI Responses ---------------------------------------------------
+    def _responses(self, h: BaseHTTPRequestHandler, body: dict[str, Any], turn: dict[str, Any]) -> None:
+        usage = turn.get("raw_usage")
+        tool = turn.get("tool")
+        if tool:
+            item: dict[str, Any] = {"type": "function_call", "id": "fc_1", "call_id": tool["id"], "name": tool["name"],
+                                    "arguments": json.dumps(tool["args"]), "status": "completed"}
+        else:
+            item = {"type": "message", "id": "msg_1", "role": "assistant", "status": "completed",
+                    "content": [{"type": "output_text", "text": turn["text"], "annotations": []}]}
+        resp: dict[str, Any] = {"id": "resp_1", "object": "response", "created_at": 1_700_000_000,
+                                "model": body["model"], "status": "completed", "output": [item],
+                                "parallel_tool_calls": True, "tool_choice": "auto", "tools": []}
+        if usage is not None:
+            resp["usage"] = usage
+        if turn.get("service_tier"):
+            resp["service_tier"] = turn["service_tier"]
+        if not body.get("stream"):
+            self._json(h, resp)
+            return
+        started = {**resp, "status": "in_progress", "output": []}
+        started.pop("usage", None)
+        events: list[tuple[str | None, Any]] = [("response.created", {"type": "response.created",
+                                                                      "sequence_number": 0, "response": started})]
+        events.append(("response.output_item.added", {"type": "response.output_item.added", "sequence_number": 1,
+                                                      "output_index": 0, "item": {**item, "status": "in_progress"}}))
+        if tool:
+            args = item["arguments"]
+            for n, piece in enumerate((args[:5], args[5:])):
+                events.append(("response.function_call_arguments.delta", {
+                    "type": "response.function_call_arguments.delta", "sequence_number": 2 + n, "item_id": "fc_1",
+                    "output_index": 0, "delta": piece}))
+        else:
+            text = turn["text"]
+            for n, piece in enumerate((text[: len(text) // 2], text[len(text) // 2 :])):
+                events.append(("response.output_text.delta", {
+                    "type": "response.output_text.delta", "sequence_number": 2 + n, "item_id": "msg_1",
+                    "output_index": 0, "content_index": 0, "delta": piece, "logprobs": []}))
+        events.append(("response.output_item.done", {"type": "response.output_item.done", "sequence_number": 4,
+                                                     "output_index": 0, "item": item}))
+        events.append(("response.completed", {"type": "response.completed", "sequence_number": 5,
+                                               "response": resp}))
+        self._sse(h, events)
+
+    # ---- Google Gemini (generateContent / streamGenerateContent?alt=sse) -----
+    def _gemini(self, h: BaseHTTPRequestHandler, body: dict[str, Any], turn: dict[str, Any], stream: bool) -> None:
+        usage = turn.get("raw_usage")
+        tool = turn.get("tool")
+        model = h.path.split("/models/")[1].split(":")[0]
+        parts = ([{"functionCall": {"name": tool["name"], "args": tool["args"], **(
+            {"id": tool["id"]} if tool.get("id") else {})}}] if tool else [{"text": turn["text"]}])
+        final = {"candidates": [{"content": {"role": "model", "parts": parts}, "finishReason": "STOP", "index": 0}],
+                 "modelVersion": model, "responseId": "r-1"}
+        if usage is not None:
+            final["usageMetadata"] = usage
+        if not stream:
+            self._json(h, final)
+            return
+        events: list[tuple[str | None, Any]] = []
+        if not tool:  # text arrives in two chunks; usage (cumulative) rides on the last
+            text = turn["text"]
+            events.append((None, {"candidates": [{"content": {"role": "model", "parts": [
+                {"text": text[: len(text) // 2]}]}, "index": 0}], "modelVersion": model}))
+            final["candidates"][0]["content"]["parts"] = [{"text": text[len(text) // 2 :]}]
+        events.append((None, final))
         self._sse(h, events)

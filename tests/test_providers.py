@@ -194,3 +194,109 @@ def test_anthropic_1h_writes_web_searches_and_batch_tier_priced_as_billed(fake, 
     assert r["cost_usd"] == inv["cost_usd"] == resp.cost_usd == expected
     # by hand: 300*3 + 4000*0.3 + 500*3.75 + 1500*6 + 80*15 per million, plus 3 searches at $10 per 1,000
     assert expected == Decimal(900 + 1200 + 1875 + 9000 + 1200) / 10**6 + Decimal("0.03")
+
+
+RESPONSES_USAGE = {"input_tokens": 2500, "output_tokens": 300, "total_tokens": 2800,
+                   "input_tokens_details": {"cached_tokens": 2048}, "output_tokens_details": {"reasoning_tokens": 120}}
+
+
+@pytest.mark.parametrize("stream", [True, False])
+def test_openai_responses_tool_turn_priced_as_genai_prices_prices_the_body(fake, make_recorder, stream):
+    from recorder.providers import OpenAIResponsesProvider
+
+    first = {"input_tokens": 900, "output_tokens": 20, "total_tokens": 920,
+             "input_tokens_details": {"cached_tokens": 0}, "output_tokens_details": {"reasoning_tokens": 0}}
+    fake.script = [{"tool": {"id": "call_9", "name": "lookup_order", "args": {"order_id": 42}}, "raw_usage": first},
+                   {"text": "Order 42 has shipped.", "raw_usage": RESPONSES_USAGE, "service_tier": "flex"}]
+    rec = make_recorder()
+    agent = Agent("support-bot", OpenAIResponsesProvider(api_key=API_KEY, base_url=fake.url + "/v1", stream=stream),
+                  "gpt-5", tools=[lookup_order], recorder=rec,
+                  prompt=PromptTemplate("support", "3", system="You help {customer}.", user="{question}"))
+    resp, inv, (r0, r1) = _run(agent, rec)
+    assert resp.text == "Order 42 has shipped." and resp.rounds == 2
+    assert fake.requests[0]["path"].endswith("/responses")
+    assert fake.requests[0]["headers"]["authorization"] == f"Bearer {API_KEY}"
+    _no_key_anywhere(rec)
+    sent = fake.requests[1]["body"]
+    assert sent["instructions"] == "You help Ann."
+    assert [i.get("type", i.get("role")) for i in sent["input"]] == ["user", "function_call", "function_call_output"]
+    assert sent["input"][2]["type"] == "function_call_output" and sent["input"][2]["call_id"] == "call_9"
+    assert json.loads(sent["input"][2]["output"]) == {"result": {"order_id": 42, "status": "shipped"}}
+    assert json.loads(r0["tool_calls"])[0]["arguments"] == {"order_id": 42}
+    assert (r1["input_tokens"], r1["cache_read_tokens"], r1["output_tokens"], r1["reasoning_tokens"]) == (
+        2500, 2048, 300, 120)
+    assert r1["service_tier"] == "flex"
+    assert r0["cost_usd"] == _genai_price("openai", "responses", "gpt-5", first, r0["started_at"])
+    assert r1["cost_usd"] == _genai_price("openai", "responses", "gpt-5", RESPONSES_USAGE, r1["started_at"],
+                                          {"service_tier": "flex"})
+    assert inv["cost_usd"] == resp.cost_usd == r0["cost_usd"] + r1["cost_usd"]
+    if stream:
+        assert r0["ttft_ms"] >= 40 and r1["ttft_ms"] >= 40
+
+
+def test_openai_responses_async_and_no_usage(fake, make_recorder):
+    import asyncio
+
+    from recorder.providers import OpenAIResponsesProvider
+
+    fake.script = [{"text": "Hello!", "raw_usage": None}]
+    rec = make_recorder()
+    agent = Agent("a", OpenAIResponsesProvider(api_key=API_KEY, base_url=fake.url + "/v1"), "gpt-5", recorder=rec)
+    resp = asyncio.run(agent.arun("hi", tenant="acme"))
+    assert resp.text == "Hello!" and resp.cost_usd is None
+    assert rec.flush()
+    (r,) = rows(rec.lake, "rounds")
+    assert r["unpriced_reason"] == "missing_usage" and r["cost_usd"] is None
+
+
+GEMINI_USAGE = {"promptTokenCount": 5000, "cachedContentTokenCount": 4096, "candidatesTokenCount": 200,
+                "thoughtsTokenCount": 150, "totalTokenCount": 5350,
+                "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 4200}, {"modality": "AUDIO",
+                                                                                    "tokenCount": 800}],
+                "cacheTokensDetails": [{"modality": "TEXT", "tokenCount": 3296}, {"modality": "AUDIO",
+                                                                                   "tokenCount": 800}]}
+
+
+@pytest.mark.parametrize("stream", [True, False])
+def test_gemini_tool_turn_audio_and_thoughts_priced_as_genai_prices_prices_the_body(fake, make_recorder, stream):
+    from recorder.providers import GeminiProvider
+
+    first = {"promptTokenCount": 700, "candidatesTokenCount": 15, "totalTokenCount": 715}
+    fake.script = [{"tool": {"name": "lookup_order", "args": {"order_id": 42}}, "raw_usage": first},
+                   {"text": "Order 42 has shipped.", "raw_usage": GEMINI_USAGE}]
+    rec = make_recorder()
+    agent = Agent("support-bot", GeminiProvider(api_key=API_KEY, base_url=fake.url, stream=stream),
+                  "gemini-2.5-flash", tools=[lookup_order], recorder=rec,
+                  prompt=PromptTemplate("support", "3", system="You help {customer}.", user="{question}"))
+    resp, inv, (r0, r1) = _run(agent, rec)
+    assert resp.text == "Order 42 has shipped." and resp.rounds == 2 and inv["provider"] == "google"
+    assert fake.requests[0]["headers"]["x-goog-api-key"] == API_KEY
+    _no_key_anywhere(rec)
+    sent = fake.requests[1]["body"]
+    assert sent["systemInstruction"]["parts"][0]["text"] == "You help Ann."
+    call = json.loads(r0["tool_calls"])[0]
+    assert call["name"] == "lookup_order" and call["arguments"] == {"order_id": 42} and call["id"]
+    fr = sent["contents"][-1]["parts"][0]["functionResponse"]
+    assert fr["name"] == "lookup_order" and fr["id"] == call["id"]  # the result pairs with its call
+    assert (r1["input_tokens"], r1["cache_read_tokens"], r1["input_audio_tokens"], r1["output_tokens"],
+            r1["reasoning_tokens"]) == (5000, 4096, 800, 350, 150)
+    for r, raw in ((r0, first), (r1, GEMINI_USAGE)):
+        found = genai_prices.extract_usage({"modelVersion": "gemini-2.5-flash", "usageMetadata": raw},
+                                           provider_id="google")
+        assert r["cost_usd"] == found.calc_price(genai_request_timestamp=r["started_at"]).total_price.quantize(
+            Decimal("1e-12"))
+    assert inv["cost_usd"] == resp.cost_usd == r0["cost_usd"] + r1["cost_usd"]
+    if stream:  # the first chunk holds the first half of the text; the server waits 50 ms before the second
+        assert 0 < r1["ttft_ms"] <= r1["latency_ms"] - 40
+
+
+def test_gemini_async(fake, make_recorder):
+    import asyncio
+
+    from recorder.providers import GeminiProvider
+
+    fake.script = [{"text": "Hello!", "raw_usage": {"promptTokenCount": 10, "candidatesTokenCount": 2}}]
+    rec = make_recorder()
+    agent = Agent("a", GeminiProvider(api_key=API_KEY, base_url=fake.url), "gemini-2.5-flash", recorder=rec)
+    resp = asyncio.run(agent.arun("hi", tenant="acme"))
+    assert resp.text == "Hello!" and resp.cost_usd > 0

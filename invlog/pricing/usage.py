@@ -100,7 +100,7 @@ def shape_of(cols: Any, other: dict[str, Any] | None) -> tuple[Any, ...]:
     flags = tuple(v > 0 for v in cols)
     if not other and not any(flags[5:]):
         return flags[:5]
-    return flags, tuple(sorted(k for k, v in other.items() if v)) if other else None
+    return flags, tuple(sorted((k, v > 0) for k, v in other.items())) if other else None
 
 
 def _check_parts(v: list[int]) -> None:
@@ -121,19 +121,27 @@ def _check_parts(v: list[int]) -> None:
 
 
 def from_genai(usage: Any) -> dict[str, Any]:
-    """A genai-prices ``Usage`` (from its extractors) as a usage dict for ``set_response``."""
+    """A genai-prices ``Usage`` (from its extractors) as a usage dict for ``set_response``.
+
+    A column's zero is dropped (zero and absent price the same); another unit's explicit
+    zero is kept, because genai-prices reads an explicit zero differently from an absent
+    value when it infers a unit that two reported ones overlap on.
+    """
     out: dict[str, Any] = {}
     for k, v in usage._reported_values().items():
-        if v:
-            out[_COLUMN_OF.get(k, k)] = v
+        col = _COLUMN_OF.get(k)
+        if col is None:
+            out[k] = v
+        elif v:
+            out[col] = v
     return out
 
 
 def genai_values(cols: tuple[int, ...], other: dict[str, Any] | None) -> dict[str, Any]:
-    """The positive counts by genai-prices usage key (what its ``Usage`` would hold)."""
+    """The counts by genai-prices usage key (what its ``Usage`` would hold)."""
     out = {GENAI_KEY[c]: v for c, v in zip(COLUMNS, cols, strict=True) if v}
     if other:
-        out.update((k, v) for k, v in other.items() if v)
+        out.update(other)  # explicit zeros included, as genai-prices' Usage would hold them
     return out
 
 

@@ -1,18 +1,19 @@
-"""Model providers: offline (simulated), OpenAI and Anthropic (official SDKs, optional)."""
+"""Model providers: offline (simulated); OpenAI Chat Completions and Responses, Anthropic,
+Google Gemini and AWS Bedrock through their official SDKs (optional dependencies)."""
 
 from recorder.providers.base import Completion, Provider, ProviderError
 from recorder.providers.offline import OfflineProvider
 
-__all__ = ["AnthropicProvider", "Completion", "OfflineProvider", "OpenAIProvider", "Provider", "ProviderError"]
+__all__ = ["AnthropicProvider", "BedrockProvider", "Completion", "GeminiProvider", "OfflineProvider",
+           "OpenAIProvider", "OpenAIResponsesProvider", "Provider", "ProviderError"]
+
+_LAZY = {"OpenAIProvider": "openai", "OpenAIResponsesProvider": "openai_responses", "AnthropicProvider": "anthropic",
+         "GeminiProvider": "gemini", "BedrockProvider": "bedrock"}
 
 
 def __getattr__(name: str):  # the SDKs are optional: import them only when asked for
-    if name == "OpenAIProvider":
-        from recorder.providers.openai import OpenAIProvider
+    if name in _LAZY:
+        import importlib
 
-        return OpenAIProvider
-    if name == "AnthropicProvider":
-        from recorder.providers.anthropic import AnthropicProvider
-
-        return AnthropicProvider
+        return getattr(importlib.import_module(f"recorder.providers.{_LAZY[name]}"), name)
     raise AttributeError(name)

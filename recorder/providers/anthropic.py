@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from recorder.providers.base import Completion
+from recorder.providers.sdk import SDKProvider
 from recorder.providers.usage import extract
 from recorder.providers.wire import b64, file_parts, parse_args, plain
 
@@ -65,7 +66,7 @@ def completion_usage(model: str | None, raw: Any) -> dict[str, Any]:
             "service_tier": None if tier in (None, "standard") else tier}
 
 
-class AnthropicProvider:
+class AnthropicProvider(SDKProvider):
     name = "anthropic"
 
     def __init__(self, *, api_key: str | None = None, base_url: str | None = None, client: Any = None,
@@ -74,6 +75,7 @@ class AnthropicProvider:
         import anthropic  # optional dependency: pip install anthropic
 
         self._anthropic = anthropic
+        self._timeout_errors = (anthropic.APITimeoutError,)
         self.client = client or anthropic.Anthropic(api_key=api_key, base_url=base_url, max_retries=0)
         self._async_args = {"api_key": api_key, "base_url": base_url}
         self._aclient = async_client
@@ -110,70 +112,41 @@ class AnthropicProvider:
             kw["stream"] = True
         return kw
 
-    @staticmethod
-    def _from_message(msg: Any) -> Completion:
+    def _send(self, kwargs: dict[str, Any]) -> Any:
+        return self.client.messages.create(**kwargs)
+
+    async def _asend(self, kwargs: dict[str, Any]) -> Any:
+        return await self.aclient.messages.create(**kwargs)
+
+    def _from_response(self, msg: Any) -> Completion:
         text = "".join(b.text for b in msg.content if b.type == "text") or None
         calls = [{"id": b.id, "name": b.name, "arguments": b.input} for b in msg.content if b.type == "tool_use"]
         return Completion(text=text, tool_calls=calls, stop_reason=msg.stop_reason, model=msg.model,
                           **completion_usage(msg.model, plain(msg.usage)))
 
-    @staticmethod
-    def _event(state: dict[str, Any], ev: Any, on_first_token: Callable[[], None]) -> None:
+    def _event(self, state: dict[str, Any], ev: Any, on_first_token: Callable[[], None]) -> None:
         t = ev.type
         if t == "message_start":
             state["usage"] = plain(ev.message.usage)
             state["model"] = ev.message.model
         elif t == "content_block_start":
             if ev.content_block.type == "tool_use":
-                state["blocks"][ev.index] = {"id": ev.content_block.id, "name": ev.content_block.name, "json": []}
+                state["calls"][ev.index] = {"id": ev.content_block.id, "name": ev.content_block.name, "json": []}
         elif t == "content_block_delta":
-            if not state["first"]:
-                state["first"] = True
-                on_first_token()
+            self._first(state, on_first_token)
             d = ev.delta
             if d.type == "text_delta":
                 state["text"].append(d.text)
             elif d.type == "input_json_delta":
-                state["blocks"][ev.index]["json"].append(d.partial_json)
+                state["calls"][ev.index]["json"].append(d.partial_json)
         elif t == "message_delta":
             state["stop"] = ev.delta.stop_reason
             if ev.usage is not None:
                 state["usage"] = {**(state.get("usage") or {}), **plain(ev.usage)}
 
-    @staticmethod
-    def _finish(state: dict[str, Any]) -> Completion:
+    def _finish(self, state: dict[str, Any]) -> Completion:
         raw = state.get("usage") or None
         calls = [{"id": b["id"], "name": b["name"], "arguments": parse_args("".join(b["json"]))}
-                 for _, b in sorted(state["blocks"].items())]
+                 for _, b in sorted(state["calls"].items())]
         return Completion(text="".join(state["text"]) or None, tool_calls=calls, stop_reason=state.get("stop"),
                           model=state.get("model"), **completion_usage(state.get("model"), raw))
-
-    def complete(self, *, model: str, messages: list[dict[str, Any]], tools: list[dict[str, Any]],
-                 files: list[Any], timeout: float | None, on_first_token: Callable[[], None],
-                 clock: Any) -> Completion:
-        try:
-            resp = self.client.messages.create(**self._kwargs(model, messages, tools, files, timeout))
-            if not self.stream:
-                on_first_token()
-                return self._from_message(resp)
-            state: dict[str, Any] = {"text": [], "blocks": {}, "first": False}
-            for ev in resp:
-                self._event(state, ev, on_first_token)
-            return self._finish(state)
-        except self._anthropic.APITimeoutError as exc:
-            raise TimeoutError(f"Anthropic request timed out after {timeout}s") from exc
-
-    async def acomplete(self, *, model: str, messages: list[dict[str, Any]], tools: list[dict[str, Any]],
-                        files: list[Any], timeout: float | None, on_first_token: Callable[[], None],
-                        clock: Any) -> Completion:
-        try:
-            resp = await self.aclient.messages.create(**self._kwargs(model, messages, tools, files, timeout))
-            if not self.stream:
-                on_first_token()
-                return self._from_message(resp)
-            state: dict[str, Any] = {"text": [], "blocks": {}, "first": False}
-            async for ev in resp:
-                self._event(state, ev, on_first_token)
-            return self._finish(state)
-        except self._anthropic.APITimeoutError as exc:
-            raise TimeoutError(f"Anthropic request timed out after {timeout}s") from exc

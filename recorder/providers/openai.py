@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from recorder.providers.base import Completion
+from recorder.providers.sdk import SDKProvider
 from recorder.providers.usage import extract
 from recorder.providers.wire import args_json, b64, file_parts, parse_args, plain
 
@@ -65,7 +66,7 @@ def completion_usage(model: str | None, raw: Any, vendor_id: str) -> dict[str, A
             "reported_cost_usd": str(cost) if isinstance(cost, int | float) and not isinstance(cost, bool) else None}
 
 
-class OpenAIProvider:
+class OpenAIProvider(SDKProvider):
     name = "openai"
 
     def __init__(self, *, api_key: str | None = None, base_url: str | None = None, client: Any = None,
@@ -74,6 +75,7 @@ class OpenAIProvider:
         import openai  # optional dependency: pip install openai
 
         self._openai = openai
+        self._timeout_errors = (openai.APITimeoutError,)
         self.client = client or openai.OpenAI(api_key=api_key, base_url=base_url, max_retries=0)
         self._async_args = {"api_key": api_key, "base_url": base_url}
         self._aclient = async_client
@@ -116,16 +118,21 @@ class OpenAIProvider:
                           service_tier=getattr(resp, "service_tier", None),
                           **completion_usage(resp.model, plain(resp.usage), self.vendor_id))
 
-    def _accumulate(self, state: dict[str, Any], chunk: Any, on_first_token: Callable[[], None]) -> None:
+    def _send(self, kwargs: dict[str, Any]) -> Any:
+        return self.client.chat.completions.create(**kwargs)
+
+    async def _asend(self, kwargs: dict[str, Any]) -> Any:
+        return await self.aclient.chat.completions.create(**kwargs)
+
+    def _event(self, state: dict[str, Any], chunk: Any, on_first_token: Callable[[], None]) -> None:
         if chunk.usage is not None:
             state["usage"] = chunk.usage
         state["model"] = chunk.model or state.get("model")
         state["tier"] = getattr(chunk, "service_tier", None) or state.get("tier")
         for choice in chunk.choices:
             d = choice.delta
-            if (d.content or d.tool_calls) and not state["first"]:
-                state["first"] = True
-                on_first_token()
+            if d.content or d.tool_calls:
+                self._first(state, on_first_token)
             if d.content:
                 state["text"].append(d.content)
             for tc in d.tool_calls or []:
@@ -145,33 +152,3 @@ class OpenAIProvider:
         return Completion(text="".join(state["text"]) or None, tool_calls=calls, stop_reason=state.get("stop"),
                           model=state.get("model"), service_tier=state.get("tier"),
                           **completion_usage(state.get("model"), plain(state.get("usage")), self.vendor_id))
-
-    def complete(self, *, model: str, messages: list[dict[str, Any]], tools: list[dict[str, Any]],
-                 files: list[Any], timeout: float | None, on_first_token: Callable[[], None],
-                 clock: Any) -> Completion:
-        try:
-            resp = self.client.chat.completions.create(**self._kwargs(model, messages, tools, files, timeout))
-            if not self.stream:
-                on_first_token()
-                return self._from_response(resp)
-            state: dict[str, Any] = {"text": [], "calls": {}, "first": False}
-            for chunk in resp:
-                self._accumulate(state, chunk, on_first_token)
-            return self._finish(state)
-        except self._openai.APITimeoutError as exc:
-            raise TimeoutError(f"OpenAI request timed out after {timeout}s") from exc
-
-    async def acomplete(self, *, model: str, messages: list[dict[str, Any]], tools: list[dict[str, Any]],
-                        files: list[Any], timeout: float | None, on_first_token: Callable[[], None],
-                        clock: Any) -> Completion:
-        try:
-            resp = await self.aclient.chat.completions.create(**self._kwargs(model, messages, tools, files, timeout))
-            if not self.stream:
-                on_first_token()
-                return self._from_response(resp)
-            state: dict[str, Any] = {"text": [], "calls": {}, "first": False}
-            async for chunk in resp:
-                self._accumulate(state, chunk, on_first_token)
-            return self._finish(state)
-        except self._openai.APITimeoutError as exc:
-            raise TimeoutError(f"OpenAI request timed out after {timeout}s") from exc
