@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from invlog.lake import INVOCATIONS, PARTITION_KEYS, ROUNDS, Lake, file_schema, partition_path
+from invlog.lake import INVOCATIONS, PARTITION_KEYS, ROUNDS, Lake, conform, file_schema, partition_path
 from invlog.lake.layout import COMPACTED_PREFIX, bump_generation
 
 _EPOCH = dt.date(1970, 1, 1)
@@ -77,7 +77,8 @@ def publish(lake: Lake, part_id: str, invocations: Sequence[pa.Table], rounds: S
                 counts[name] += part.num_rows
                 continue
             part = part.drop_columns(list(PARTITION_KEYS))
-            lake.put(rel, parquet_bytes(part.cast(_FILE_SCHEMAS[name])))
+            # conform: a spool segment written by an older recorder lacks the newer columns
+            lake.put(rel, parquet_bytes(conform(part, _FILE_SCHEMAS[name])))
             counts[name] += part.num_rows
             files += 1
             if day < recent:

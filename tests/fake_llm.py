@@ -10,8 +10,10 @@ It records every request (headers and body) for assertions.
 from __future__ import annotations
 
 import json
+import struct
 import threading
 import time
+import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -38,6 +40,8 @@ class FakeLLM:
                     fake._anthropic(self, body, turn)
                 elif self.path.endswith("/responses"):
                     fake._responses(self, body, turn)
+                elif self.path.endswith("/converse") or self.path.endswith("/converse-stream"):
+                    fake._bedrock(self, body, turn, stream=self.path.endswith("-stream"))
                 elif ":generateContent" in self.path or ":streamGenerateContent" in self.path:
                     fake._gemini(self, body, turn, stream=":stream" in self.path)
                 else:
@@ -227,3 +231,56 @@ class FakeLLM:
             final["candidates"][0]["content"]["parts"] = [{"text": text[len(text) // 2 :]}]
         events.append((None, final))
         self._sse(h, events)
+
+    # ---- AWS Bedrock Converse (JSON, and the binary AWS event stream) --------
+    @staticmethod
+    def _event_message(event_type: str, payload: dict[str, Any]) -> bytes:
+        """One message of the AWS event stream encoding (prelude, headers, payload, CRC32s)."""
+        headers = b""
+        for name, value in ((":event-type", event_type), (":content-type", "application/json"),
+                            (":message-type", "event")):
+            v = value.encode()
+            headers += bytes([len(name)]) + name.encode() + b"\x07" + struct.pack(">H", len(v)) + v
+        body = json.dumps(payload).encode()
+        total = 12 + len(headers) + len(body) + 4
+        prelude = struct.pack(">II", total, len(headers))
+        message = prelude + struct.pack(">I", zlib.crc32(prelude)) + headers + body
+        return message + struct.pack(">I", zlib.crc32(message))
+
+    def _bedrock(self, h: BaseHTTPRequestHandler, body: dict[str, Any], turn: dict[str, Any], stream: bool) -> None:
+        usage = turn.get("raw_usage")
+        tool = turn.get("tool")
+        stop = "tool_use" if tool else "end_turn"
+        content = ([{"toolUse": {"toolUseId": tool["id"], "name": tool["name"], "input": tool["args"]}}] if tool
+                   else [{"text": turn["text"]}])
+        if not stream:
+            resp: dict[str, Any] = {"output": {"message": {"role": "assistant", "content": content}},
+                                    "stopReason": stop, "metrics": {"latencyMs": 12}}
+            if usage is not None:
+                resp["usage"] = usage
+            self._json(h, resp)
+            return
+        events: list[tuple[str, dict[str, Any]]] = [("messageStart", {"role": "assistant"})]
+        if tool:
+            events.append(("contentBlockStart", {"contentBlockIndex": 0, "start": {
+                "toolUse": {"toolUseId": tool["id"], "name": tool["name"]}}}))
+            args = json.dumps(tool["args"])
+            for piece in (args[:5], args[5:]):
+                events.append(("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"toolUse": {"input": piece}}}))
+        else:
+            text = turn["text"]
+            for piece in (text[: len(text) // 2], text[len(text) // 2 :]):
+                events.append(("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": piece}}))
+        events.append(("contentBlockStop", {"contentBlockIndex": 0}))
+        events.append(("messageStop", {"stopReason": stop}))
+        events.append(("metadata", {"usage": usage or {}, "metrics": {"latencyMs": 12}} if usage is not None
+                       else {"metrics": {"latencyMs": 12}}))
+        h.send_response(200)
+        h.send_header("Content-Type", "application/vnd.amazon.eventstream")
+        h.end_headers()
+        for i, (name, payload) in enumerate(events):
+            if i == 1:
+                time.sleep(self.first_token_delay)
+            h.wfile.write(self._event_message(name, payload))
+            h.wfile.flush()
+        h.close_connection = True

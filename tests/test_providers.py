@@ -300,3 +300,60 @@ def test_gemini_async(fake, make_recorder):
     agent = Agent("a", GeminiProvider(api_key=API_KEY, base_url=fake.url), "gemini-2.5-flash", recorder=rec)
     resp = asyncio.run(agent.arun("hi", tenant="acme"))
     assert resp.text == "Hello!" and resp.cost_usd > 0
+
+
+@pytest.fixture
+def aws_env(monkeypatch):
+    # boto3 signs every request; the loopback server ignores the signature. No real credentials exist here.
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIATESTKEYCANARY000")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "TESTKEYCANARYsecret0000000000000000000000")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+
+
+BEDROCK_USAGE = {"inputTokens": 400, "outputTokens": 90, "totalTokens": 6490, "cacheReadInputTokens": 4000,
+                 "cacheWriteInputTokens": 2000,
+                 "cacheDetails": [{"ttl": "5m", "inputTokens": 500}, {"ttl": "1h", "inputTokens": 1500}]}
+
+
+@pytest.mark.parametrize("stream", [True, False])
+def test_bedrock_converse_tool_turn_and_cache_writes_priced_as_genai_prices_prices_the_body(
+        fake, make_recorder, aws_env, stream):
+    from recorder.providers import BedrockProvider
+
+    first = {"inputTokens": 800, "outputTokens": 25, "totalTokens": 825}
+    fake.script = [{"tool": {"id": "tooluse_1", "name": "lookup_order", "args": {"order_id": 42}}, "raw_usage": first},
+                   {"text": "Order 42 has shipped.", "raw_usage": BEDROCK_USAGE}]
+    rec = make_recorder()
+    model = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
+    agent = Agent("support-bot", BedrockProvider(endpoint_url=fake.url, stream=stream), model,
+                  tools=[lookup_order], recorder=rec,
+                  prompt=PromptTemplate("support", "3", system="You help {customer}.", user="{question}"))
+    resp, inv, (r0, r1) = _run(agent, rec)
+    assert resp.text == "Order 42 has shipped." and resp.rounds == 2 and inv["provider"] == "aws"
+    assert fake.requests[0]["path"].endswith("/converse-stream" if stream else "/converse")
+    assert "AWS4-HMAC-SHA256" in fake.requests[0]["headers"]["authorization"]
+    text = json.dumps([rows(rec.lake, "invocations"), rows(rec.lake, "rounds")], default=str)
+    assert "TESTKEYCANARY" not in text
+    sent = fake.requests[1]["body"]
+    assert sent["system"] == [{"text": "You help Ann."}]
+    assert sent["messages"][-1]["content"][0]["toolResult"]["toolUseId"] == "tooluse_1"
+    assert json.loads(r0["tool_calls"])[0]["arguments"] == {"order_id": 42}
+    assert (r1["input_tokens"], r1["cache_read_tokens"], r1["cache_write_tokens"], r1["cache_write_5m_tokens"],
+            r1["cache_write_1h_tokens"], r1["output_tokens"]) == (6400, 4000, 2000, 500, 1500, 90)
+    for r, raw in ((r0, first), (r1, BEDROCK_USAGE)):
+        assert r["cost_usd"] == _genai_price("aws", "default", model, raw, r["started_at"])
+    assert inv["cost_usd"] == resp.cost_usd == r0["cost_usd"] + r1["cost_usd"]
+    if stream:
+        assert r1["ttft_ms"] >= 40
+
+
+def test_bedrock_async_runs_the_same_path(fake, make_recorder, aws_env):
+    import asyncio
+
+    from recorder.providers import BedrockProvider
+
+    fake.script = [{"text": "Hello!", "raw_usage": {"inputTokens": 10, "outputTokens": 2, "totalTokens": 12}}]
+    rec = make_recorder()
+    agent = Agent("a", BedrockProvider(endpoint_url=fake.url), "amazon.nova-lite-v1:0", recorder=rec)
+    resp = asyncio.run(agent.arun("hi", tenant="acme"))
+    assert resp.text == "Hello!" and resp.cost_usd > 0

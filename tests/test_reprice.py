@@ -115,3 +115,47 @@ def test_reprice_and_restated_report_commands(restate_lake, tmp_path):
     # restating options without --restated is a usage mistake, not a silent recorded report
     assert main(["--lake", lake, "report", "--tenant", "acme", "--from", "2026-11-24", "--to", "2026-11-25",
                  "--prices", str(prices), "--out", str(tmp_path / "x.csv")]) == 2
+
+
+def test_parts_of_an_older_recorder_publish_reprice_and_compact(restate_lake):
+    """Schema version 1 rows (no billed-unit columns): spool segments of an older recorder still
+    publish, read with those units absent, restate to their recorded cost, and compact with v2 parts."""
+    import io
+
+    import pyarrow.parquet as pq
+
+    from invlog.lake import INVOCATIONS, ROUNDS
+    from recorder import parts
+    from warehouse.compact import compact
+
+    v2 = {"cache_write_5m_tokens", "cache_write_1h_tokens", "input_audio_tokens", "output_audio_tokens",
+          "web_search_requests", "other_usage", "service_tier", "batch", "reported_cost_usd", "unpriced_reason"}
+    lake = restate_lake.lake
+    day = "2026-11-24"
+
+    def v1_segment(table, schema):  # acme's Nov 24 rows as an older recorder spooled them, for tenant "legacy"
+        rel = next(p for p in lake.find(f"{table}/tenant=acme/date={day}") if p.endswith(".parquet"))
+        t = pl.from_arrow(pq.read_table(io.BytesIO(lake.read(rel))))
+        t = t.with_columns(pl.lit("legacy").alias("tenant"), pl.lit(dt.date(2026, 11, 24)).alias("date"))
+        return t.select([f.name for f in schema if f.name in t.columns and f.name not in v2]).to_arrow()
+
+    inv, rnd = v1_segment("invocations", INVOCATIONS), v1_segment("rounds", ROUNDS)
+    assert "unpriced_reason" not in rnd.column_names and rnd.num_rows == 4
+    half = inv.num_rows // 2
+    assert parts.publish(lake, "v1-a", [inv.slice(0, half)], [rnd.slice(0, 2 * half)])[:2] == (half, 2 * half)
+    assert parts.publish(lake, "v1-b", [inv.slice(half)], [rnd.slice(2 * half)])[:2] == (
+        inv.num_rows - half, rnd.num_rows - 2 * half)
+    with restate_lake.invocation(tenant="legacy", agent="new", provider="openai", model="gpt-4o",
+                                 clock=SimClock(DAY1)) as new, new.round() as r:
+        r.set_response("x", usage={**USAGE, "cache_write_1h_tokens": 0, "web_search_requests": 1})
+    assert restate_lake.flush()
+    wh = Warehouse(lake.url, refresh_interval=0)
+    rounds = wh.restatement("legacy", DAY1.date(), DAY1.date())
+    assert rounds.height == 5 and (rounds["restated_cost_usd"] == rounds["recorded_cost_usd"]).all()
+    before = wh.spend_report("legacy", DAY1.date(), DAY1.date()).total_cost_usd
+    res = compact(lake, tenant="legacy", before=dt.date(2026, 11, 26), grace_seconds=0)
+    assert res.files_merged >= 3
+    merged = [p for p in lake.find(f"rounds/tenant=legacy/date={day}") if p.endswith(".parquet")]
+    assert len(merged) == 1 and "unpriced_reason" in pq.read_schema(io.BytesIO(lake.read(merged[0]))).names
+    after = Warehouse(lake.url, refresh_interval=0).spend_report("legacy", DAY1.date(), DAY1.date())
+    assert after.total_cost_usd == before > 0

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from invlog.lake import INVOCATIONS, ROUNDS, Lake, file_schema, new_part_id, validate_tenant
+from invlog.lake import INVOCATIONS, ROUNDS, Lake, conform, file_schema, new_part_id, validate_tenant
 from invlog.lake.layout import COMPACTED_PREFIX, bump_generation
 from warehouse import rollup
 
@@ -133,8 +133,7 @@ def compact_partition(lake: Lake, table: str, tenant: str, date: dt.date, *, tar
         if step:
             step("marker")
         tables = [pq.read_table(io.BytesIO(lake.read(f"{rel}/{n}"))) for n in group]
-        merged_table = pa.concat_tables([t.cast(TABLE_SCHEMAS[table]) if t.schema != TABLE_SCHEMAS[table]
-                                         else t for t in _upgrade(tables, table)])
+        merged_table = pa.concat_tables(list(_upgrade(tables, table)))
         merged_table = merged_table.sort_by([("started_at", "ascending")])
         sink = pa.BufferOutputStream()
         pq.write_table(merged_table, sink, compression="zstd", write_page_checksum=True,
@@ -183,12 +182,8 @@ def add_rollups(lake: Lake, tenant: str, date: dt.date, *, step: Step | None = N
 
 def _upgrade(tables: list[pa.Table], table: str) -> Iterable[pa.Table]:
     """Older part files may lack newer columns: add them as nulls (union by name)."""
-    schema = TABLE_SCHEMAS[table]
     for t in tables:
-        missing = [f for f in schema if f.name not in t.column_names]
-        for f in missing:
-            t = t.append_column(f, pa.nulls(t.num_rows, f.type))
-        yield t.select(schema.names)
+        yield conform(t, TABLE_SCHEMAS[table])
 
 
 def cleanup(lake: Lake, table: str, tenant: str, date: dt.date, *, grace_seconds: float = 600,

@@ -23,6 +23,7 @@ from invlog.lake.tables import (
     STATUSES,
     TABLES,
     TRIGGERS,
+    conform,
     file_schema,
 )
 
@@ -39,6 +40,7 @@ __all__ = [
     "TENANT_RE",
     "TRIGGERS",
     "Lake",
+    "conform",
     "file_schema",
     "new_part_id",
     "partition_path",

@@ -135,3 +135,12 @@ JSON_COLUMNS = {
 def file_schema(schema: pa.Schema) -> pa.Schema:
     """The schema of a Parquet part file: the table schema without partition keys."""
     return pa.schema([f for f in schema if f.name not in PARTITION_KEYS])
+
+
+def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """``table`` in ``schema``'s columns and order: columns an older writer did not have are
+    added as nulls (the schema only grows), then every column is cast to its type."""
+    for f in schema:
+        if f.name not in table.column_names:
+            table = table.append_column(f, pa.nulls(table.num_rows, f.type))
+    return table.select(schema.names).cast(schema)
