@@ -83,7 +83,18 @@ for r in rounds.iter_rows(named=True):
             c[1].metric("Cache creation", fmt.tokens(r["cache_write_tokens"]))
             c[2].metric("Reasoning", fmt.tokens(r["reasoning_tokens"]))
             c[3].metric("Latency", fmt.ms(r["latency_ms"]))
-            st.caption(f"Price source: {r['price_source'] or 'none (unpriced model: no cost is recorded)'}")
+            extra = {"5-minute cache writes": r.get("cache_write_5m_tokens"),
+                     "1-hour cache writes": r.get("cache_write_1h_tokens"),
+                     "Audio in": r.get("input_audio_tokens"), "Audio out": r.get("output_audio_tokens"),
+                     "Web searches": r.get("web_search_requests")}
+            shown = [(k, v) for k, v in extra.items() if v]
+            if shown:
+                c = st.columns(len(shown))
+                for col, (k, v) in zip(c, shown, strict=True):
+                    col.metric(k, fmt.tokens(v))
+            st.caption(fmt.price_note(r))
+            if r.get("reported_cost_usd") is not None:
+                st.caption(fmt.reported_note(r["reported_cost_usd"], r["cost_usd"]))
         with tab_meta:
             st.json({"trigger": inv["trigger"], "user_id": inv["user_id"], "task_id": inv["task_id"],
                      "session_id": inv["session_id"], "model": r["model"], "provider": r["provider"],

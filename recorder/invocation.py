@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 _current: contextvars.ContextVar[Invocation | None] = contextvars.ContextVar("invlog_invocation", default=None)
 _US_PER_DAY = 86_400_000_000
 _ZERO = (0,) * len(COLUMNS)
+_NO_RESPONSE = (None, None, False)
 _ids = itertools.count()
 _prefix = os.urandom(5).hex()
 
@@ -60,9 +61,9 @@ class Round:
     """One LLM call inside an invocation; use as ``with inv.round(...) as r``."""
 
     __slots__ = (
+        "_billed",
         "_cost",
         "_inv",
-        "_other",
         "_price_source",
         "_reason",
         "_reported",
@@ -70,7 +71,6 @@ class Round:
         "_t_end",
         "_unpriced",
         "_wall0",
-        "batch",
         "error_message",
         "error_type",
         "index",
@@ -78,7 +78,6 @@ class Round:
         "model",
         "raw_usage",
         "request_params",
-        "service_tier",
         "status",
         "stop_reason",
         "text",
@@ -97,9 +96,7 @@ class Round:
         self.tool_calls: list[dict[str, Any]] | None = None
         self.stop_reason: str | None = None
         self.usage = _ZERO  # the billed counts in invlog.pricing.COLUMNS order
-        self._other: dict[str, Any] | None = None
-        self.service_tier: str | None = None
-        self.batch = False
+        self._billed = _NO_RESPONSE  # (other units, service tier, batch): set by set_response
         self._reported: int | None = None
         self._reason: str | None = MISSING_USAGE  # until set_response says otherwise
         self.raw_usage: Any = None
@@ -143,7 +140,6 @@ class Round:
         self._t_end = self._inv._mono()
         cols, other, shape = check_usage(usage)
         self.usage = cols
-        self._other = other
         if model is not None:
             self.model = model
         if text is not None and type(text) is not str:
@@ -155,7 +151,8 @@ class Round:
             self.ttft_ms = float(ttft_ms)
         if service_tier is not None and type(service_tier) is not str:
             raise ValueError(f"service_tier: expected a string, got {type(service_tier).__name__}")
-        self.service_tier, self.batch = service_tier, bool(batch)
+        self._billed = _NO_RESPONSE if other is None and service_tier is None and not batch else (
+            other, service_tier, bool(batch))
         if reported_cost_usd is not None:
             self._reported = check_cost(reported_cost_usd)
         if cost_usd is not None:
@@ -222,7 +219,7 @@ class Round:
                 lat_us / 1000, self.ttft_ms, self.stop_reason, u[0], u[1], u[2], u[3], u[4], self._cost,
                 self._unpriced, self._price_source, self.messages, self.text, self.tool_calls,
                 self.request_params, self.raw_usage, None, SCHEMA_VERSION, u[5], u[6], u[7], u[8], u[9],
-                self._other, self.service_tier, self.batch, self._reported, self._reason,
+                *self._billed, self._reported, self._reason,
             ), self)
         except Exception:  # recording never breaks the agent
             self._inv._rec._internal_error()

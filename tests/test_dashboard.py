@@ -263,6 +263,9 @@ def unpriced_lake(tmp_path_factory):
         for _ in range(n):
             with rec.invocation(tenant="acme", agent=agent, provider=provider, model=model) as inv, inv.round() as r:
                 r.set_response("x", usage={"input_tokens": 1000, "output_tokens": 100})
+    with rec.invocation(tenant="acme", agent="router-bot", provider="openrouter",
+                        model="anthropic/claude-sonnet-4.5") as inv, inv.round() as r:
+        r.set_response("x", usage={"input_tokens": 1000, "output_tokens": 100}, reported_cost_usd="0.01")
     rec.shutdown()
     return lake
 
@@ -303,3 +306,21 @@ def test_unpriced_is_a_state_on_the_report_page_and_html(unpriced_lake, monkeypa
     row = page.decode().split("<td>mystery-bot</td>")[1].split("</tr>")[0]
     assert "<td>unpriced</td>" in row and "$0" not in row
     assert "unknown model" in page.decode()  # the reason is stated
+
+
+def test_trace_says_why_a_round_is_unpriced_and_shows_the_providers_own_cost(unpriced_lake, monkeypatch):
+    from warehouse import Warehouse
+
+    wh = Warehouse(unpriced_lake)
+    today = dt.datetime.now(dt.UTC).date()
+    ids = {}
+    for agent in ("mystery-bot", "router-bot"):
+        ids[agent] = wh.invocations("acme", today, today, agent=agent)[0]["invocation_id"][0]
+    at = app(unpriced_lake, monkeypatch, page="pages/trace.py", tenant="acme", id=ids["mystery-bot"])
+    captions = [c.value for c in at.caption]
+    assert "Unpriced: the model has no known price; no cost is recorded (not $0)." in captions
+    assert next(m for m in at.metric if m.label == "Cost").value == "unpriced"
+    at = app(unpriced_lake, monkeypatch, page="pages/trace.py", tenant="acme", id=ids["router-bot"])
+    note = next(c.value for c in at.caption if c.value.startswith("Cost reported by the provider"))
+    ours = wh.trace("acme", ids["router-bot"])["rounds"]["cost_usd"][0]
+    assert note.startswith("Cost reported by the provider: $0.01 (") and "against ours" in note and ours != 0

@@ -39,3 +39,27 @@ def when(value: dt.datetime | None, tz: str) -> str:
 def delta(now: float | Decimal, before: float | Decimal) -> str | None:
     diff = Decimal(str(now)) - Decimal(str(before))
     return None if diff == 0 else (f"{diff:+,}" if diff == diff.to_integral_value() else f"{diff:+,.4f}")
+
+
+_REASONS = {"unknown_model": "the model has no known price", "missing_usage": "the call reported no usage",
+            "unreadable_usage": "the provider's usage could not be read",
+            "no_price_for_unit": "a billed unit has no price for this model"}
+
+
+def price_note(r: dict) -> str:
+    """Where a round's cost came from, or why it has none (never shown as $0)."""
+    extras = [f"tier {r['service_tier']}" if r.get("service_tier") else "", "batch" if r.get("batch") else ""]
+    tier = ", ".join(x for x in extras if x)
+    if r.get("price_source"):
+        return f"Price source: {r['price_source']}" + (f" ({tier})" if tier else "")
+    reason = _REASONS.get(r.get("unpriced_reason") or "", "no known price")
+    return f"Unpriced: {reason}; no cost is recorded (not $0)."
+
+
+def reported_note(reported: Decimal, ours: Decimal | None) -> str:
+    """The provider's own figure beside ours, with the difference when both are known."""
+    text = f"Cost reported by the provider: {money(reported)}"
+    if ours is not None and reported != ours:
+        diff = Decimal(str(reported)) - Decimal(str(ours))
+        text += f" ({'+' if diff > 0 else '-'}{money(abs(diff))} against ours)"
+    return text
