@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from invlog.lake import INVOCATIONS, PARTITION_KEYS, ROUNDS, Lake, conform, file_schema, partition_path
-from invlog.lake.layout import COMPACTED_PREFIX, bump_generation
+from invlog.lake.layout import COMPACTED_PREFIX, bump_generation, side_path
 
 _EPOCH = dt.date(1970, 1, 1)
 _FILE_SCHEMAS = {"invocations": file_schema(INVOCATIONS), "rounds": file_schema(ROUNDS)}
@@ -92,24 +92,27 @@ def published_or_merged(lake: Lake) -> Callable[[str], bool]:
     """An ``already_published`` check for replays: the part exists, or compaction merged it."""
     merged: dict[str, set[str]] = {}
 
+    def markers_in(folder: str) -> set[str]:
+        names: set[str] = set()
+        try:
+            entries = lake.fs.ls(lake.path(folder), detail=False)
+        except FileNotFoundError:
+            return names
+        for entry in entries:
+            n = entry.rstrip("/").rsplit("/", 1)[-1]
+            if n.startswith(COMPACTED_PREFIX) and n.endswith(".json"):
+                try:
+                    names.update(json.loads(lake.read(f"{folder}/{n}")).get("replaces", []))
+                except (OSError, ValueError):
+                    continue
+        return names
+
     def check(rel: str) -> bool:
         if lake.exists(rel):
             return True
         folder, name = rel.rsplit("/", 1)
-        if folder not in merged:
-            names: set[str] = set()
-            try:
-                entries = lake.fs.ls(lake.path(folder), detail=False)
-            except FileNotFoundError:
-                entries = []
-            for entry in entries:
-                n = entry.rstrip("/").rsplit("/", 1)[-1]
-                if n.startswith(COMPACTED_PREFIX) and n.endswith(".json"):
-                    try:
-                        names.update(json.loads(lake.read(f"{folder}/{n}")).get("replaces", []))
-                    except (OSError, ValueError):
-                        continue
-            merged[folder] = names
+        if folder not in merged:  # markers live in the side folder (older lakes: in the partition)
+            merged[folder] = markers_in(side_path(folder)) | markers_in(folder)
         return name in merged[folder]
 
     return check

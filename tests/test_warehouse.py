@@ -265,7 +265,9 @@ def test_compaction_racing_queries_and_a_writer(make_recorder, tmp_path):
                          grace_seconds=0).files_deleted == 60
     names = [p.rsplit("/", 1)[1] for p in rec.lake.find("invocations/tenant=acme/date=2026-11-20")]
     live = [n for n in names if n.endswith(".parquet") and not n.startswith("_")]
-    assert len(live) == 1 and f"_rollup1-{live[0]}" in names
+    assert names == live and len(live) == 1  # the data folder holds data files only
+    side = [p.rsplit("/", 1)[1] for p in rec.lake.find("_meta/parts/invocations/tenant=acme/date=2026-11-20")]
+    assert f"_rollup1-{live[0]}" in side and any(n.startswith("_compacted-") for n in side)
     wh = Warehouse(rec.lake.url)
     assert wh.spend_report("acme", day, day).total_cost_usd == truth and _rolled_up_totals(wh, day) == (truth, 30)
 
@@ -303,7 +305,7 @@ def test_crash_after_each_compaction_step_leaves_exact_totals(make_recorder, tmp
     maint.compact(rec.lake, tenant="acme", before=dt.date(2026, 11, 21), grace_seconds=0)
     wh = Warehouse(rec.lake.url)
     assert wh.spend_report("acme", day, day).total_cost_usd == truth and _rolled_up_totals(wh, day) == (truth, 6)
-    assert any(p.rsplit("/", 1)[1].startswith("_rollup1-c-") for p in rec.lake.find("invocations/tenant=acme"))
+    assert any(p.rsplit("/", 1)[1].startswith("_rollup1-c-") for p in rec.lake.find("_meta/parts/invocations"))
     assert len([p for p in rec.lake.find("rounds/tenant=acme/date=2026-11-20") if p.endswith(".parquet")]) == 1
 
 
@@ -337,9 +339,16 @@ def test_retention_and_delete_tenant(lake):
     maint.retention(rec.lake, "acme", 1, today=dt.date(2026, 11, 26))
     wh = Warehouse(rec.lake.url, refresh_interval=0)
     assert wh.tenant_totals("acme", now=NOW)["total_runs"][0] == 2
-    assert maint.delete_tenant(rec.lake, "012", dry_run=True) == ["invocations/tenant=012", "rounds/tenant=012"]
+    planned = maint.delete_tenant(rec.lake, "012", dry_run=True)
+    assert planned[:2] == ["invocations/tenant=012", "rounds/tenant=012"]
+    assert set(planned[2:]) <= {"_meta/tenant=012", "_meta/parts/invocations/tenant=012",
+                                "_meta/parts/rounds/tenant=012"}
+    maint.compact(rec.lake, tenant="012", before=dt.date(2026, 11, 27), grace_seconds=0)  # markers, rollups
     maint.delete_tenant(rec.lake, "012")
     assert "012" not in Warehouse(rec.lake.url).tenants() and "12" in Warehouse(rec.lake.url).tenants()
+    everything = rec.lake.find("")
+    assert not [p for p in everything if "tenant=012/" in p or p.endswith("tenant=012")]  # nothing of it remains
+    assert [p for p in everything if "tenant=12/" in p]
 
 
 def test_report_cli_formats(lake, tmp_path):

@@ -7,6 +7,10 @@ blocks and Thanos's deletion markers):
 
 1. write a marker ``_compacted-<id>.json`` naming the merged file and the files
    it replaces (readers ignore a marker whose merged file does not exist yet);
+   markers and rollups live in the partition's side folder
+   (``_meta/parts/<table>/tenant=/date=``), never among the data files, so a plain
+   Parquet read of the table folder sees data files only (exact once a merge's
+   replaced files are deleted);
 2. write the merged file (atomically); from now on readers use it and hide the
    replaced files;
 3. write the merged file's rollup (``warehouse.rollup``), then bump the tenant's
@@ -33,7 +37,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from invlog.lake import INVOCATIONS, ROUNDS, Lake, conform, file_schema, new_part_id, validate_tenant
-from invlog.lake.layout import COMPACTED_PREFIX, bump_generation
+from invlog.lake.layout import COMPACTED_PREFIX, bump_generation, side_path
 from warehouse import rollup
 
 TABLE_SCHEMAS = {"invocations": file_schema(INVOCATIONS), "rounds": file_schema(ROUNDS)}
@@ -82,26 +86,31 @@ def partitions(lake: Lake, tenant: str | None = None) -> list[tuple[str, str, dt
     return sorted(out)
 
 
-def _markers(lake: Lake, rel: str, names: set[str]) -> list[tuple[str, dict]]:
+def _markers(lake: Lake, rel: str, names: set[str], side_names: set[str]) -> list[tuple[str, str, dict]]:
+    """(folder, name, marker) of the partition's compaction markers: in its side folder, and
+    (written before markers moved there) in the data folder itself."""
     out = []
-    for n in sorted(names):
-        if n.startswith(COMPACTED_PREFIX) and n.endswith(".json"):
-            try:
-                out.append((n, json.loads(lake.read(f"{rel}/{n}"))))
-            except (OSError, ValueError):
-                continue
+    for folder, pool in ((side_path(rel), side_names), (rel, names)):
+        for n in sorted(pool):
+            if n.startswith(COMPACTED_PREFIX) and n.endswith(".json"):
+                try:
+                    out.append((folder, n, json.loads(lake.read(f"{folder}/{n}"))))
+                except (OSError, ValueError):
+                    continue
     return out
 
 
-def live_files(lake: Lake, rel: str) -> tuple[dict[str, int], list[tuple[str, dict]], set[str]]:
-    """Live part files of a partition (name -> size), its markers, and every file name in it."""
+def live_files(lake: Lake, rel: str) -> tuple[dict[str, int], list[tuple[str, str, dict]], set[str], set[str]]:
+    """Live part files of a partition (name -> size), its markers, the names in the data folder
+    and the names in its side folder."""
     entries = [e for e in _ls(lake, rel) if e["type"] == "file"]
     names = {_name(e) for e in entries}
-    markers = _markers(lake, rel, names)
-    hidden = {r for _, m in markers if m.get("merged") in names for r in m.get("replaces", [])}
+    side_names = {_name(e) for e in _ls(lake, side_path(rel)) if e["type"] == "file"}
+    markers = _markers(lake, rel, names, side_names)
+    hidden = {r for _, _, m in markers if m.get("merged") in names for r in m.get("replaces", [])}
     live = {_name(e): int(e.get("size") or 0) for e in entries
             if _name(e).endswith(".parquet") and not _name(e).startswith((".", "_")) and _name(e) not in hidden}
-    return live, markers, names
+    return live, markers, names, side_names
 
 
 def compact_partition(lake: Lake, table: str, tenant: str, date: dt.date, *, target_bytes: int = 128 << 20,
@@ -110,7 +119,8 @@ def compact_partition(lake: Lake, table: str, tenant: str, date: dt.date, *, tar
     validate_tenant(tenant)
     rel = f"{table}/tenant={tenant}/date={date.isoformat()}"
     res = CompactionResult(partitions=1)
-    live, _, _ = live_files(lake, rel)
+    live, _, _, _ = live_files(lake, rel)
+    side = side_path(rel)
     small = sorted((n for n, size in live.items() if size < target_bytes // 2), key=lambda n: n)
     groups: list[list[str]] = []
     cur: list[str] = []
@@ -129,7 +139,7 @@ def compact_partition(lake: Lake, table: str, tenant: str, date: dt.date, *, tar
         cid = new_part_id()
         merged = f"c-{cid}.parquet"
         marker = {"merged": merged, "replaces": group, "created_at": dt.datetime.now(dt.UTC).isoformat()}
-        lake.put(f"{rel}/{COMPACTED_PREFIX}{cid}.json", json.dumps(marker).encode())
+        lake.put(f"{side}/{COMPACTED_PREFIX}{cid}.json", json.dumps(marker).encode())
         if step:
             step("marker")
         tables = [pq.read_table(io.BytesIO(lake.read(f"{rel}/{n}"))) for n in group]
@@ -142,7 +152,7 @@ def compact_partition(lake: Lake, table: str, tenant: str, date: dt.date, *, tar
         if step:
             step("merged")
         if table == "invocations":  # after the merged file: a rollup is only ever paired with a live part
-            lake.put(f"{rel}/{rollup.rollup_name(merged)}", rollup.build(merged_table))
+            lake.put(f"{side}/{rollup.rollup_name(merged)}", rollup.build(merged_table))
             res.rollups_written += 1
             if step:
                 step("rollup")
@@ -163,17 +173,17 @@ def compact_partition(lake: Lake, table: str, tenant: str, date: dt.date, *, tar
 def add_rollups(lake: Lake, tenant: str, date: dt.date, *, step: Step | None = None) -> int:
     """Write the rollups that the partition's live large or compacted parts lack; returns how many."""
     rel = f"invocations/tenant={tenant}/date={date.isoformat()}"
-    live, _, names = live_files(lake, rel)
+    live, _, _, side_names = live_files(lake, rel)
     written = 0
     for n in sorted(live):
-        if rollup.rollup_name(n) in names:
+        if rollup.rollup_name(n) in side_names:
             continue
         if not n.startswith("c-"):
             with lake.fs.open(lake.path(f"{rel}/{n}"), "rb") as f:
                 if not rollup.wanted(n, pq.ParquetFile(f).metadata.num_rows):
                     continue
         part = pq.read_table(io.BytesIO(lake.read(f"{rel}/{n}")))
-        lake.put(f"{rel}/{rollup.rollup_name(n)}", rollup.build(part))
+        lake.put(f"{side_path(rel)}/{rollup.rollup_name(n)}", rollup.build(part))
         written += 1
         if step:
             step("rollup")
@@ -188,10 +198,17 @@ def _upgrade(tables: list[pa.Table], table: str) -> Iterable[pa.Table]:
 
 def cleanup(lake: Lake, table: str, tenant: str, date: dt.date, *, grace_seconds: float = 600,
             step: Step | None = None) -> int:
-    """Delete files replaced more than ``grace_seconds`` ago; drop abandoned markers. Returns files deleted."""
+    """Delete files replaced more than ``grace_seconds`` ago; drop abandoned markers. Returns files deleted.
+
+    Derived files that older versions kept in the data folder move out: markers are copied
+    to the side folder, then removed; rollups are removed (compaction writes them again in
+    the side folder for the parts that want one).
+    """
     rel = f"{table}/tenant={tenant}/date={date.isoformat()}"
+    side = side_path(rel)
     entries = [e for e in _ls(lake, rel) if e["type"] == "file"]
     names = {_name(e) for e in entries}
+    side_names = {_name(e) for e in _ls(lake, side) if e["type"] == "file"}
     deleted = 0
     now = dt.datetime.now(dt.UTC)
     for e in entries:  # temp files of a writer killed mid-write: never visible, removed once stale
@@ -199,7 +216,17 @@ def cleanup(lake: Lake, table: str, tenant: str, date: dt.date, *, grace_seconds
         mtime = e.get("mtime") or e.get("created")
         if n.startswith(".") and ".tmp-" in n and mtime and now.timestamp() - float(mtime) >= grace_seconds:
             lake.fs.rm(lake.path(f"{rel}/{n}"))
-    for mname, m in _markers(lake, rel, names):
+    for n in sorted(names):
+        if n.startswith(COMPACTED_PREFIX) and n.endswith(".json"):
+            if n not in side_names:  # copy first: at every moment one of the two is there for readers
+                lake.put(f"{side}/{n}", lake.read(f"{rel}/{n}"))
+                side_names.add(n)
+            lake.fs.rm(lake.path(f"{rel}/{n}"))
+            names.discard(n)
+        elif n.startswith(rollup.PREFIX):
+            lake.fs.rm(lake.path(f"{rel}/{n}"))
+            names.discard(n)
+    for folder, mname, m in _markers(lake, rel, names, side_names):
         try:
             age = (now - dt.datetime.fromisoformat(m["created_at"])).total_seconds()
         except (KeyError, ValueError):
@@ -207,16 +234,18 @@ def cleanup(lake: Lake, table: str, tenant: str, date: dt.date, *, grace_seconds
         if age < grace_seconds:
             continue
         if m.get("merged") not in names:  # crashed before the merged file was written: forget the attempt
-            lake.fs.rm(lake.path(f"{rel}/{mname}"))
+            lake.fs.rm(lake.path(f"{folder}/{mname}"))
             continue
         for n in m.get("replaces", []):
             if n in names:
                 lake.fs.rm(lake.path(f"{rel}/{n}"))
+                names.discard(n)
                 deleted += 1
                 if step:
                     step("delete")
-            if rollup.rollup_name(n) in names:
-                lake.fs.rm(lake.path(f"{rel}/{rollup.rollup_name(n)}"))
+            if rollup.rollup_name(n) in side_names:
+                lake.fs.rm(lake.path(f"{side}/{rollup.rollup_name(n)}"))
+                side_names.discard(rollup.rollup_name(n))
     return deleted
 
 
@@ -255,20 +284,26 @@ def retention(lake: Lake, tenant: str, keep_days: int, *, dry_run: bool = False,
     if not dry_run:
         for rel in doomed:
             lake.fs.rm(lake.path(rel), recursive=True)
+            if lake.fs.exists(lake.path(side_path(rel))):  # its markers and rollups
+                lake.fs.rm(lake.path(side_path(rel)), recursive=True)
         if doomed:
             bump_generation(lake, tenant)
     return doomed
 
 
 def delete_tenant(lake: Lake, tenant: str, *, dry_run: bool = False) -> list[str]:
-    """Delete everything stored for a tenant; returns the folders that go (or would)."""
+    """Delete everything stored for a tenant; returns the folders that go (or would).
+
+    Data, attachments, memory, and the tenant's metadata (markers, rollups, generation). A
+    reader's index drops the tenant's partitions on its next refresh (the folders are gone).
+    """
     validate_tenant(tenant)
-    doomed = [rel for rel in (f"invocations/tenant={tenant}", f"rounds/tenant={tenant}",
-                              f"attachments/tenant={tenant}", f"_memory/tenant={tenant}")
-              if lake.fs.exists(lake.path(rel))]
+    folders = [f"invocations/tenant={tenant}", f"rounds/tenant={tenant}", f"attachments/tenant={tenant}",
+               f"_memory/tenant={tenant}", side_path(f"invocations/tenant={tenant}"),
+               side_path(f"rounds/tenant={tenant}"), f"_meta/tenant={tenant}"]
+    doomed = [rel for rel in folders if lake.fs.exists(lake.path(rel))]
     if not dry_run:
         for rel in doomed:
             lake.fs.rm(lake.path(rel), recursive=True)
-        bump_generation(lake, tenant)
     return doomed
 

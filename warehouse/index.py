@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import pyarrow.parquet as pq
 
 from invlog.lake import Lake, validate_tenant
-from invlog.lake.layout import COMPACTED_PREFIX, generation_path
+from invlog.lake.layout import COMPACTED_PREFIX, generation_path, side_path
 from warehouse.rollup import rollup_name
 
 
@@ -71,13 +71,18 @@ class PartIndex:
     def _list_partition(self, table: str, tenant: str, date: dt.date) -> Partition:
         rel = f"{table}/tenant={tenant}/date={date.isoformat()}"
         names = [n for n, t in self._ls(rel) if t == "file"]
+        side = side_path(rel)
+        side_names = {n for n, t in self._ls(side) if t == "file"}
         hidden: set[str] = set()
-        for n in names:
-            if n.startswith(COMPACTED_PREFIX) and n.endswith(".json"):
-                path = self.lake.path(f"{rel}/{n}")
+        # markers in the side folder, and (lakes written before they moved) in the data folder
+        for folder, pool in ((side, sorted(side_names)), (rel, names)):
+            for n in pool:
+                if not (n.startswith(COMPACTED_PREFIX) and n.endswith(".json")):
+                    continue
+                path = self.lake.path(f"{folder}/{n}")
                 if path not in self._markers:
                     try:
-                        self._markers[path] = json.loads(self.lake.read(f"{rel}/{n}"))
+                        self._markers[path] = json.loads(self.lake.read(f"{folder}/{n}"))
                     except Exception:
                         self._markers[path] = {}
                 m = self._markers[path]
@@ -94,8 +99,8 @@ class PartIndex:
                     part.files[n] = rows
                     r = rollup_name(n)
                     # an unreadable rollup is ignored (the part is read raw), never an error
-                    if r in names and self._footer_rows(self.lake.path(f"{rel}/{r}")) is not None:
-                        part.rollups[n] = r
+                    if r in side_names and self._footer_rows(self.lake.path(f"{side}/{r}")) is not None:
+                        part.rollups[n] = f"{side}/{r}"
         return part
 
     def _refresh(self, tenant: str, idx: TenantIndex, force: bool) -> None:
@@ -151,7 +156,7 @@ class PartIndex:
             use = whole is not None and whole[0] <= date <= whole[1]
             for n, r in part.files.items():
                 if use and n in part.rollups:
-                    rollups.append(self.lake.uri(f"{rel}/{part.rollups[n]}"))
+                    rollups.append(self.lake.uri(part.rollups[n]))  # a path from the lake root
                 else:
                     paths.append(self.lake.uri(f"{rel}/{n}"))
                 rows += r

@@ -3,7 +3,8 @@
 A 90-day question over a busy tenant reads millions of rows; the dashboard's cost
 trend and top agents only need sums per hour and per agent, and quantiles. For
 each compacted (or large) invocations part file ``X``, maintenance writes
-``_rollup1-X`` next to it: exact sums (runs, priced and unpriced runs, errors,
+``_rollup1-X`` in the partition's side folder (``_meta/parts/invocations/tenant=/date=``,
+outside the data folders): exact sums (runs, priced and unpriced runs, errors,
 cost, tokens) per hour and agent, model, provider or trigger (per day and user),
 and per agent a log-bucketed sketch of cost per run and latency (DDSketch with 1%
 relative accuracy, mergeable by adding counts). Part files are immutable, so a

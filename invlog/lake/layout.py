@@ -45,8 +45,16 @@ def new_part_id() -> str:
     return f"{time.time_ns() // 1000:014x}{os.urandom(8).hex()}"
 
 
-# Compaction markers live in the partition folder; '_' hides them from Hive-style readers.
+# Compaction markers, named for the merge they record.
 COMPACTED_PREFIX = "_compacted-"
+# Derived files of a data partition (compaction markers, rollups) live outside the data folders,
+# in a mirror of the partition path, so a plain read of <lake>/invocations/** sees data files only.
+SIDE_ROOT = "_meta/parts"
+
+
+def side_path(rel: str) -> str:
+    """The folder holding the derived files of data partition ``rel`` (``<table>/tenant=/date=``)."""
+    return f"{SIDE_ROOT}/{rel}"
 
 
 def generation_path(tenant: str) -> str:
