@@ -140,7 +140,11 @@ def file_schema(schema: pa.Schema) -> pa.Schema:
 def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
     """``table`` in ``schema``'s columns and order: columns an older writer did not have are
     added as nulls (the schema only grows), then every column is cast to its type."""
+    names = table.schema.names
+    if names == schema.names:  # the common case: written by this version
+        return table if table.schema == schema else table.cast(schema)
+    present = set(names)
     for f in schema:
-        if f.name not in table.column_names:
+        if f.name not in present:
             table = table.append_column(f, pa.nulls(table.num_rows, f.type))
     return table.select(schema.names).cast(schema)
