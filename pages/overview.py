@@ -23,8 +23,12 @@ def live() -> None:
               help="UTC day; the delta compares with yesterday")
     c3.metric("Errors (24 h)", fmt.tokens(row["errors_24h"]), fmt.delta(row["errors_24h"], row["errors_prev_24h"]),
               delta_color="inverse", help="Failed and timed-out runs in the last 24 hours vs the 24 hours before")
-    c4.metric("Cost today", fmt.money(row["cost_today_usd"]),
-              fmt.delta(row["cost_today_usd"], row["cost_yesterday_usd"]), delta_color="inverse")
+    cost, before = row["cost_today_usd"], row["cost_yesterday_usd"]
+    c4.metric("Cost today", fmt.money(cost), fmt.delta(cost, before) if cost is not None and before is not None
+              else None, delta_color="inverse", help="Known costs of today's runs (UTC day); the delta compares "
+              "with yesterday")
+    if row["unpriced_today"]:
+        c4.caption(f"{fmt.tokens(row['unpriced_today'])} runs today have no known cost (not counted as $0)")
     st.caption(f"Updated {fmt.when(dt.datetime.now(dt.UTC), tz)} ({tz})")
 
 

@@ -263,6 +263,9 @@ def unpriced_lake(tmp_path_factory):
         for _ in range(n):
             with rec.invocation(tenant="acme", agent=agent, provider=provider, model=model) as inv, inv.round() as r:
                 r.set_response("x", usage={"input_tokens": 1000, "output_tokens": 100})
+    with rec.invocation(tenant="ghost", agent="mystery-bot", provider="acme", model="acme-llm-7b") as inv, \
+            inv.round() as r:
+        r.set_response("x", usage={"input_tokens": 1000, "output_tokens": 100})
     with rec.invocation(tenant="acme", agent="router-bot", provider="openrouter",
                         model="anthropic/claude-sonnet-4.5") as inv, inv.round() as r:
         r.set_response("x", usage={"input_tokens": 1000, "output_tokens": 100}, reported_cost_usd="0.01")
@@ -324,3 +327,14 @@ def test_trace_says_why_a_round_is_unpriced_and_shows_the_providers_own_cost(unp
     note = next(c.value for c in at.caption if c.value.startswith("Cost reported by the provider"))
     ours = wh.trace("acme", ids["router-bot"])["rounds"]["cost_usd"][0]
     assert note.startswith("Cost reported by the provider: $0.01 (") and "against ours" in note and ours != 0
+
+
+def test_overview_cost_today_never_folds_unpriced_runs_into_zero(unpriced_lake, monkeypatch):
+    at = app(unpriced_lake, monkeypatch, tenant="ghost")
+    cost = next(m for m in at.metric if m.label == "Cost today")
+    assert cost.value == "unpriced"  # every run today is unpriced: no known cost, not $0
+    assert any("1 runs today have no known cost" in c.value for c in at.caption)
+    at = app(unpriced_lake, monkeypatch, tenant="acme")
+    cost = next(m for m in at.metric if m.label == "Cost today")
+    assert cost.value.startswith("$") and cost.value != "$0.00"
+    assert any("3 runs today have no known cost" in c.value for c in at.caption)

@@ -74,7 +74,7 @@ def test_tenant_totals(lake):
     wh = Warehouse(rec.lake.url, refresh_interval=0)
     row = wh.tenant_totals("acme", now=NOW).row(0, named=True)
     assert row == {"total_runs": 4, "runs_today": 2, "runs_yesterday": 2, "errors_24h": 1, "errors_prev_24h": 1,
-                   "cost_today_usd": D("0.01"), "cost_yesterday_usd": D("0.003842")}
+                   "cost_today_usd": D("0.01"), "unpriced_today": 1, "cost_yesterday_usd": D("0.003842")}
 
 
 def test_cost_trend_with_empty_periods_and_splits(lake):

@@ -136,8 +136,9 @@ def _run(args: argparse.Namespace) -> int:
             print(f"lake {lake.url} is empty")
         for t in tenants:
             row = wh.tenant_totals(t).row(0, named=True)
+            unpriced = f" (+{row['unpriced_today']:,} unpriced)" if row["unpriced_today"] else ""
             print(f"{t:24} runs {row['total_runs']:>8,}  today {row['runs_today']:>6,}  "
-                  f"errors 24h {row['errors_24h']:>5,}  cost today {report.money(row['cost_today_usd'])}")
+                  f"errors 24h {row['errors_24h']:>5,}  cost today {report.money(row['cost_today_usd'])}{unpriced}")
         return 0
     validate_tenant(args.tenant)  # a malformed id is bad input (exit 2), not an unknown tenant
     if args.tenant not in wh.tenants():

@@ -151,7 +151,8 @@ class Warehouse:
         return self.index.tenants()
 
     def tenant_totals(self, tenant: str, now: dt.datetime | None = None) -> pl.DataFrame:
-        """One row: total_runs, runs_today, errors_24h, cost_today_usd and the previous day's figures."""
+        """One row: total_runs, runs_today, errors_24h, cost_today_usd (known costs; null when every run
+        today is unpriced), unpriced_today and the previous day's figures."""
         now = _utc(now) if now else dt.datetime.now(dt.UTC)
         day_start = dt.datetime.combine(now.date(), dt.time(), dt.UTC)
         files = self._files("invocations", tenant, day_start - dt.timedelta(days=2), now + dt.timedelta(days=1))
@@ -160,7 +161,7 @@ class Warehouse:
         _, _, total = self.index.files("invocations", tenant)
         return df.with_columns(pl.lit(total, pl.Int64).alias("total_runs")).select(
             "total_runs", "runs_today", "runs_yesterday", "errors_24h", "errors_prev_24h", "cost_today_usd",
-            "cost_yesterday_usd")
+            "unpriced_today", "cost_yesterday_usd")
 
     def cost_trend(self, tenant: str, start: Any, end: Any, *, grain: str = "day",
                    split_by: str | None = None) -> pl.DataFrame:
