@@ -190,7 +190,7 @@ class Agent:
         r.set_response(comp.text, tool_calls=comp.tool_calls or None, stop_reason=comp.stop_reason,
                        usage=comp.usage, raw_usage=comp.raw_usage, ttft_ms=comp.ttft_ms,
                        model=comp.model if comp.model and comp.model != self.model else None,
-                       service_tier=comp.service_tier, reported_cost_usd=comp.reported_cost_usd,
+                       service_tier=comp.service_tier, batch=comp.batch, reported_cost_usd=comp.reported_cost_usd,
                        unpriced_reason=None if comp.usage else comp.unpriced_reason)
         if not comp.tool_calls:
             return False

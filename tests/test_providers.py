@@ -357,3 +357,17 @@ def test_bedrock_async_runs_the_same_path(fake, make_recorder, aws_env):
     agent = Agent("a", BedrockProvider(endpoint_url=fake.url), "amazon.nova-lite-v1:0", recorder=rec)
     resp = asyncio.run(agent.arun("hi", tenant="acme"))
     assert resp.text == "Hello!" and resp.cost_usd > 0
+
+
+def test_anthropic_batch_result_is_priced_at_batch_prices(fake, make_recorder):
+    fake.script = [{"text": "Done.", "usage": {"input": 10_000, "output": 2_000}, "usage_extra": {
+        "service_tier": "batch"}}]
+    rec = make_recorder()
+    agent = Agent("a", AnthropicProvider(api_key=API_KEY, base_url=fake.url, stream=False), "claude-sonnet-4-5",
+                  recorder=rec)
+    resp, inv, (r,) = _run(agent, rec)
+    assert r["batch"] is True and r["service_tier"] is None
+    raw = json.loads(r["raw_usage"])
+    batch = _genai_price("anthropic", "default", "claude-sonnet-4-5", raw, r["started_at"], {"processing": "batch"})
+    assert r["cost_usd"] == resp.cost_usd == batch
+    assert batch < _genai_price("anthropic", "default", "claude-sonnet-4-5", raw, r["started_at"])

@@ -62,8 +62,10 @@ def completion_usage(model: str | None, raw: Any) -> dict[str, Any]:
     """The Completion fields for a Messages usage object (``extract`` does the reading)."""
     usage, reason = extract({"model": model, "usage": raw}, "anthropic", "default")
     tier = raw.get("service_tier") if isinstance(raw, dict) else None
-    return {"usage": usage, "unpriced_reason": reason, "raw_usage": raw,
-            "service_tier": None if tier in (None, "standard") else tier}
+    # Anthropic reports a Message Batches result as service_tier "batch": genai-prices prices
+    # that as the batch processing variant, not as a tier.
+    return {"usage": usage, "unpriced_reason": reason, "raw_usage": raw, "batch": tier == "batch",
+            "service_tier": None if tier in (None, "standard", "batch") else tier}
 
 
 class AnthropicProvider(SDKProvider):

@@ -26,6 +26,7 @@ class Completion:
     model: str | None = None
     ttft_ms: float | None = None
     service_tier: str | None = None  # as the provider reported it (prices differ by tier)
+    batch: bool = False  # a batch call (priced at the provider's batch prices)
     reported_cost_usd: Any = None  # a cost the vendor reported (OpenRouter's usage.cost), kept beside ours
     unpriced_reason: str | None = None  # why usage is absent or unreadable (see providers.usage.extract)
 
