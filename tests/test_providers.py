@@ -365,7 +365,7 @@ def test_anthropic_batch_result_is_priced_at_batch_prices(fake, make_recorder):
     rec = make_recorder()
     agent = Agent("a", AnthropicProvider(api_key=API_KEY, base_url=fake.url, stream=False), "claude-sonnet-4-5",
                   recorder=rec)
-    resp, inv, (r,) = _run(agent, rec)
+    resp, _inv, (r,) = _run(agent, rec)
     assert r["batch"] is True and r["service_tier"] is None
     raw = json.loads(r["raw_usage"])
     batch = _genai_price("anthropic", "default", "claude-sonnet-4-5", raw, r["started_at"], {"processing": "batch"})
