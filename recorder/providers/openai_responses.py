@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from recorder.providers.base import Completion
-from recorder.providers.sdk import SDKProvider
+from recorder.providers.openai import OpenAIProvider
 from recorder.providers.usage import extract
 from recorder.providers.wire import args_json, b64, file_parts, parse_args, plain
 
@@ -57,29 +57,10 @@ def wire_input(messages: list[dict[str, Any]], files: list[Any]) -> tuple[str | 
     return instructions, items
 
 
-class OpenAIResponsesProvider(SDKProvider):
+class OpenAIResponsesProvider(OpenAIProvider):
+    """The same client, key handling and vendor pricing as ``OpenAIProvider``; the Responses wire."""
+
     name = "openai-responses"
-
-    def __init__(self, *, api_key: str | None = None, base_url: str | None = None, client: Any = None,
-                 async_client: Any = None, stream: bool = True, max_tokens: int = 1024,
-                 temperature: float | None = None, vendor_id: str = "openai"):
-        import openai  # optional dependency: pip install openai
-
-        self._openai = openai
-        self._timeout_errors = (openai.APITimeoutError,)
-        self.client = client or openai.OpenAI(api_key=api_key, base_url=base_url, max_retries=0)
-        self._async_args = {"api_key": api_key, "base_url": base_url}
-        self._aclient = async_client
-        self.stream, self.max_tokens, self.temperature, self.vendor_id = stream, max_tokens, temperature, vendor_id
-
-    @property
-    def aclient(self) -> Any:
-        if self._aclient is None:
-            self._aclient = self._openai.AsyncOpenAI(max_retries=0, **self._async_args)
-        return self._aclient
-
-    def vendor(self, model: str) -> str:
-        return self.vendor_id
 
     def request_params(self, model: str, tools: list[dict[str, Any]]) -> dict[str, Any]:
         params: dict[str, Any] = {"model": model, "max_output_tokens": self.max_tokens, "stream": self.stream,
