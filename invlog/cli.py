@@ -2,7 +2,7 @@
 
 ``invlog dashboard`` serves the dashboard (the ``app.py`` and ``pages/`` shipped in this
 package, or the repository's in a checkout) on 127.0.0.1; ``invlog demo`` records demo
-data through ``agent.run()``; ``invlog summary|compact|retention|delete-tenant|report|reprice|verify``
+data through ``agent.run()``; ``invlog summary|compact|commit|migrate|retention|delete-tenant|report|reprice|verify``
 are the warehouse's commands (``python -m warehouse`` runs the same code). Every command
 takes ``--lake`` before or after its name. Errors are one line on stderr and a non-zero exit.
 """
@@ -14,7 +14,8 @@ import os
 import sys
 from pathlib import Path
 
-WAREHOUSE_COMMANDS = ("summary", "compact", "retention", "delete-tenant", "report", "reprice", "verify")
+WAREHOUSE_COMMANDS = ("summary", "compact", "commit", "migrate", "retention", "delete-tenant", "report", "reprice",
+                      "verify")
 _HERE = Path(__file__).resolve().parent
 
 
@@ -81,12 +82,14 @@ def main(argv: list[str] | None = None) -> int:
               "  dashboard      serve the dashboard on 127.0.0.1 (invlog dashboard --help)\n"
               "  demo           record demo data through agent.run()\n"
               "  summary        live totals per tenant\n"
-              "  compact        merge small part files and write rollups\n"
+              "  compact        merge small part files, write rollups, vacuum replaced files\n"
+              "  commit         commit the parts that dead recorders left pending\n"
+              "  migrate        convert a lake of plain part files to Delta tables\n"
               "  retention      keep a tenant's last N days\n"
               "  delete-tenant  delete everything stored for a tenant\n"
               "  report         a per-tenant spend report (csv, parquet, html; --restated)\n"
               "  reprice        a period's cost recomputed with other prices, recorded vs restated\n"
-              "  verify         check every part file\n\n"
+              "  verify         check every live file against its SHA-256\n\n"
               "Every command takes --lake (default: INVLOG_LAKE or ./data/lake).")
         return 0 if rest else 2
     command, tail = rest[0], rest[1:]

@@ -87,8 +87,9 @@ class Recorder:
                  spool_interval: float = 0.1, publish_interval: float = 10.0,
                  max_segment_bytes: int = 4 << 20, max_field_bytes: int = 1 << 20,
                  max_attachment_bytes: int = 100 << 20, fsync: bool = True, flush_timeout: float = 30.0,
-                 encoder_process: bool = False):
+                 encoder_process: bool = False, commit_interval: float = 60.0):
         for name, val, integer in (("max_queue", max_queue, True), ("batch_size", batch_size, True),
+                                   ("commit_interval", commit_interval, False),
                                    ("spool_interval", spool_interval, False),
                                    ("publish_interval", publish_interval, False),
                                    ("max_segment_bytes", max_segment_bytes, True),
@@ -105,7 +106,7 @@ class Recorder:
             max_queue=max_queue, batch_size=batch_size, spool_interval=spool_interval,
             publish_interval=publish_interval, max_segment_bytes=max_segment_bytes,
             max_attachment_bytes=max_attachment_bytes, fsync=fsync, flush_timeout=flush_timeout,
-            encoder_process=encoder_process,
+            encoder_process=encoder_process, commit_interval=commit_interval,
         )
         self._flusher._start()  # replays what an earlier process left in the spool
         self._submit: Callable[[Any], None] = self._flusher.submit
@@ -143,8 +144,17 @@ class Recorder:
         """
         return self._flusher.flush(timeout)
 
+    def commit(self, timeout: float | None = None) -> bool:
+        """``flush``, then register what this recorder published in the Delta log now, instead of at
+        the next commit interval (default once a minute) or at shutdown. Returns ``False`` (never
+        raises) if either step failed; what is not committed stays pending and visible to readers."""
+        if not self.flush(timeout):
+            return False
+        return self._flusher.committer.commit()
+
     def shutdown(self, timeout: float | None = None) -> bool:
-        """Publish what is pending and stop; idempotent, also run at interpreter exit."""
+        """Publish what is pending, commit it to the Delta log and stop; idempotent, also run at
+        interpreter exit."""
         return self._flusher.shutdown(timeout)
 
     def stats(self) -> dict[str, int]:

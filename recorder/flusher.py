@@ -23,9 +23,10 @@ import weakref
 from collections import deque
 from typing import Any
 
-from invlog.lake import INVOCATIONS, Lake, new_part_id
+from invlog.lake import INVOCATIONS, Lake, markers, new_part_id
 from recorder import parts
 from recorder.attachments import mirror
+from recorder.committer import Committer
 from recorder.encode import Encoder
 from recorder.encode_worker import EncoderProcess, NotPicklable, WorkerError, pack_chunk, unpack_chunks
 from recorder.redact import redact_text
@@ -46,7 +47,7 @@ COUNTERS = (
     "enqueued", "dropped_queue_full", "dropped_spool", "dropped_encode", "written_invocations",
     "written_rounds", "parts_written", "publish_errors", "spool_errors", "retries", "replayed_segments",
     "replayed_invocations", "spool_lost_bytes", "spool_bad_frames", "attachments_mirrored",
-    "attachment_errors", "internal_errors", "encoder_process_errors",
+    "attachment_errors", "internal_errors", "encoder_process_errors", "commit_errors",
 )
 
 
@@ -55,7 +56,8 @@ class Flusher:
 
     def __init__(self, lake: Lake, spool_dir: str, encoder: Encoder, *, max_queue: int, batch_size: int,
                  spool_interval: float, publish_interval: float, max_segment_bytes: int,
-                 max_attachment_bytes: int, fsync: bool, flush_timeout: float, encoder_process: bool = False):
+                 max_attachment_bytes: int, fsync: bool, flush_timeout: float, encoder_process: bool = False,
+                 commit_interval: float = 60.0):
         self.lake, self.spool_dir, self.encoder = lake, spool_dir, encoder
         self.max_queue, self.batch_size = max_queue, batch_size
         self.spool_interval, self.publish_interval = spool_interval, publish_interval
@@ -64,6 +66,7 @@ class Flusher:
         # A user hook is the caller's code with the caller's state: it runs in this process.
         self.encoder_process = encoder_process and encoder.hook is None
         os.makedirs(spool_dir, exist_ok=True)
+        self.commit_interval = commit_interval
         self._init_state(replay=True)
         _live.add(self)
 
@@ -102,6 +105,7 @@ class Flusher:
         self._replayed = not replay
         self._last_log: dict[str, float] = {}
         self.counters = dict.fromkeys(COUNTERS, 0)
+        self.committer = Committer(self.lake, self.commit_interval)
 
     # ---- the agent's side -------------------------------------------------
     def submit(self, item: Any) -> None:
@@ -176,6 +180,8 @@ class Flusher:
             out["enqueued"] = self._accepted
             out["queue_depth"] = len(self._queue) + self._staged_n
             out["in_flight"] = self._accepted - self._done
+        out["uncommitted_records"] = self.committer.waiting()
+        out["commits"] = self.committer.commits
         segs = self._backlog + ([self._current] if self._current else [])
         out["spool_backlog_segments"] = len(segs)
         out["spool_backlog_bytes"] = sum(s.size for s in segs)
@@ -244,8 +250,23 @@ class Flusher:
                     self._log("bug", "invocation logs: publishing failed", exc=True)
                 with self._cond:
                     self._cond.notify_all()
+            if self.committer.due() or (finishing and (not self._backlog or not ok)):
+                self._commit()
             if finishing and (not self._backlog or not ok):
                 return  # what could not be published stays spooled for the next recorder
+
+    def _commit(self) -> None:
+        """Register the published parts in the Delta log; on failure they stay pending (and visible)."""
+        try:
+            ok = self.committer.commit()
+        except Exception:  # a bug here must not kill the publisher
+            self.counters["internal_errors"] += 1
+            self._log("bug", "invocation logs: committing failed", exc=True)
+            return
+        if not ok:
+            self.counters["commit_errors"] += 1
+            self._log("commit", "invocation logs: committing to the Delta log failed (%s); %d records stay "
+                      "pending and are retried", self.committer.last_error, self.committer.waiting())
 
     def _cycle(self, *, force: bool) -> None:
         with self._lock:
@@ -456,6 +477,8 @@ class Flusher:
             data = read_frames(frame)
             written = parts.publish(self.lake, new_part_id(), data.invocations, data.rounds)
             self._count_written(written, n)
+            if written[3]:
+                self.committer.add(written[3])
         except Exception as exc:
             self.counters["publish_errors"] += 1
             self._log("direct", "invocation logs: lake write failed too (%s); keeping the batch in memory", exc)
@@ -483,9 +506,11 @@ class Flusher:
             try:
                 data = seg.read()
                 # A replayed or retried segment may have been published, and even compacted, before.
-                check = parts.published_or_merged(self.lake) if seg.items == 0 or seg.attempts else None
+                check = markers.published_or_merged(self.lake) if seg.items == 0 or seg.attempts else None
                 seg.attempts += 1
                 written = parts.publish(self.lake, seg.id, data.invocations, data.rounds, check)
+                if written[3]:
+                    self.committer.add(written[3])
                 seg.remove()
             except Exception as exc:
                 self.counters["publish_errors"] += 1
@@ -516,7 +541,7 @@ class Flusher:
             self._publish_wake.set()
 
     # ---- bookkeeping ------------------------------------------------------
-    def _count_written(self, written: tuple[int, int, int], done: int) -> None:
+    def _count_written(self, written: tuple[int, int, int, str | None], done: int) -> None:
         # One critical section: stats() never sees a write counted and still in flight.
         with self._lock:
             self.counters["written_invocations"] += written[0]

@@ -5,21 +5,36 @@ publishing the same segment twice writes the same names: a part that already
 exists is skipped, which makes replay after a crash exactly-once. Rounds are
 published before invocations, so a visible invocation always has its rounds.
 Files are zstd-compressed with page checksums; the partition columns are dropped
-(they live only in the path).
+(they live only in the path and the Delta log). After the files, one pending
+record (``invlog.lake.pending``) names them with their SHA-256 and statistics:
+readers see them from then on, and the committer registers them in the log.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
+import time
 from collections.abc import Callable, Sequence
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from invlog.lake import INVOCATIONS, PARTITION_KEYS, ROUNDS, Lake, conform, file_schema, partition_path
-from invlog.lake.layout import COMPACTED_PREFIX, bump_generation, side_path
+from invlog.lake import (
+    INVOCATIONS,
+    PARTITION_KEYS,
+    ROUNDS,
+    Lake,
+    checksums,
+    conform,
+    convert,
+    delta,
+    file_schema,
+    partition_path,
+    pending,
+)
+from invlog.lake.delta import FileEntry
+from invlog.lake.layout import bump_generation
 
 _EPOCH = dt.date(1970, 1, 1)
 _FILE_SCHEMAS = {"invocations": file_schema(INVOCATIONS), "rounds": file_schema(ROUNDS)}
@@ -57,11 +72,16 @@ def _partitions(table: pa.Table) -> list[tuple[tuple[str, int], pa.Table]]:
 
 
 def publish(lake: Lake, part_id: str, invocations: Sequence[pa.Table], rounds: Sequence[pa.Table],
-            already_published: Callable[[str], bool] | None = None) -> tuple[int, int, int]:
-    """Write the batch's part files; returns (invocations, rounds) now in the lake and files newly written."""
+            already_published: Callable[[str], bool] | None = None) -> tuple[int, int, int, str | None]:
+    """Write the batch's part files and its pending record.
+
+    Returns (invocations, rounds) now in the lake, files newly written, and the id of the pending
+    record naming them (None when the batch wrote no file).
+    """
     exists = already_published or lake.exists
     counts = {"invocations": 0, "rounds": 0}
     files = 0
+    entries: list[FileEntry] = []
     recent = (dt.datetime.now(dt.UTC).date() - _EPOCH).days - 1
     old_tenants: set[str] = set()
     for name, tables in (("rounds", rounds), ("invocations", invocations)):
@@ -75,44 +95,25 @@ def publish(lake: Lake, part_id: str, invocations: Sequence[pa.Table], rounds: S
             rel = f"{partition_path(name, tenant, date)}/{part_id}.parquet"
             if exists(rel):  # published by an earlier attempt (maybe one whose reply was lost): persisted
                 counts[name] += part.num_rows
+                if lake.exists(rel):  # not merged away: its record may be the one that was lost
+                    entries.append(convert.entry_for(lake, name, tenant, date.isoformat(), f"{part_id}.parquet"))
                 continue
             part = part.drop_columns(list(PARTITION_KEYS))
             # conform: a spool segment written by an older recorder lacks the newer columns
-            lake.put(rel, parquet_bytes(conform(part, _FILE_SCHEMAS[name])))
+            data = parquet_bytes(conform(part, _FILE_SCHEMAS[name]))
+            digest = checksums.sha256(data)
+            lake.put(rel, data, sha256=digest)
+            entries.append(FileEntry(name, rel.split("/", 1)[1], tenant, date.isoformat(), len(data),
+                                     part.num_rows, time.time_ns() // 1_000_000, digest,
+                                     delta.file_stats(name, part)))
             counts[name] += part.num_rows
             files += 1
             if day < recent:
                 old_tenants.add(tenant)
-    for tenant in sorted(old_tenants):  # a late replay into an old partition: readers must re-list it
+    record = None
+    if entries:  # after the files: a record only ever names files that exist
+        pending.write(lake, part_id, entries)
+        record = part_id
+    for tenant in sorted(old_tenants):  # a late replay into an old partition: readers re-read its rollups
         bump_generation(lake, tenant)
-    return counts["invocations"], counts["rounds"], files
-
-
-def published_or_merged(lake: Lake) -> Callable[[str], bool]:
-    """An ``already_published`` check for replays: the part exists, or compaction merged it."""
-    merged: dict[str, set[str]] = {}
-
-    def markers_in(folder: str) -> set[str]:
-        names: set[str] = set()
-        try:
-            entries = lake.fs.ls(lake.path(folder), detail=False)
-        except FileNotFoundError:
-            return names
-        for entry in entries:
-            n = entry.rstrip("/").rsplit("/", 1)[-1]
-            if n.startswith(COMPACTED_PREFIX) and n.endswith(".json"):
-                try:
-                    names.update(json.loads(lake.read(f"{folder}/{n}")).get("replaces", []))
-                except (OSError, ValueError):
-                    continue
-        return names
-
-    def check(rel: str) -> bool:
-        if lake.exists(rel):
-            return True
-        folder, name = rel.rsplit("/", 1)
-        if folder not in merged:  # markers live in the side folder (older lakes: in the partition)
-            merged[folder] = markers_in(side_path(folder)) | markers_in(folder)
-        return name in merged[folder]
-
-    return check
+    return counts["invocations"], counts["rounds"], files, record

@@ -17,7 +17,7 @@ from invlog.lake import TABLES, Lake, file_schema
 
 
 def part_files(lake: Lake, table: str) -> list[str]:
-    return [p for p in lake.find(table) if p.endswith(".parquet") and "/." not in p]
+    return [p for p in lake.find(table) if p.endswith(".parquet") and "/." not in p and "/_delta_log/" not in p]
 
 
 def read_table(lake: Lake, table: str) -> pa.Table:

@@ -232,10 +232,11 @@ def test_corrupt_file_is_a_clear_error(tmp_path, monkeypatch):
     record_demo(rec, tenants=1, days=1, seed=1, runs_per_day=5, key="c", progress=False)
     rec.shutdown()
     folder = sorted(os.listdir(os.path.join(lake, "invocations", "tenant=acme")))[-1]
-    with open(os.path.join(lake, "invocations", "tenant=acme", folder, "zz.parquet"), "wb") as f:
-        f.write(b"garbage")
+    part = sorted(os.listdir(os.path.join(lake, "invocations", "tenant=acme", folder)))[-1]
+    with open(os.path.join(lake, "invocations", "tenant=acme", folder, part), "wb") as f:
+        f.write(b"garbage")  # a committed part file damaged in place
     at = app(lake, monkeypatch, tenant="acme")
-    assert "cannot be read" in at.error[0].value and "zz.parquet" in at.error[0].value
+    assert "cannot be read" in at.error[0].value and part in at.error[0].value
 
 
 def test_cost_trend_totals_match_the_spend_report_to_the_cent(demo_lake):

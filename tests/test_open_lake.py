@@ -7,6 +7,7 @@ import duckdb
 import polars as pl
 import pyarrow.parquet as pq
 
+from recorder import committer
 from recorder.clock import SimClock
 from warehouse import Warehouse
 from warehouse import compact as maint
@@ -20,6 +21,7 @@ def _record(rec, tenant, n, when=DAY):
                             clock=SimClock(when + dt.timedelta(minutes=k))) as inv, inv.round() as r:
             r.set_response("x", usage={"input_tokens": 100 + k, "output_tokens": 10})
         assert rec.flush()  # one part file per run: compaction has something to merge
+    assert rec.commit()
 
 
 def _plain_counts(lake_root: str) -> tuple[dict, dict]:
@@ -40,40 +42,51 @@ def test_plain_duckdb_and_polars_reads_are_exact_after_compaction_and_keep_012_a
     assert _plain_counts(rec.lake.root) == (truth, truth)
     res = maint.compact(rec.lake, before=dt.date(2026, 11, 21), grace_seconds=0)
     assert res.files_merged == 16 and res.rollups_written == 2
-    data = rec.lake.find("invocations")
+    data = [p for p in rec.lake.find("invocations") if "/_delta_log/" not in p]
     assert data and all(p.rsplit("/", 1)[1].startswith("c-") for p in data)  # data files only
     assert _plain_counts(rec.lake.root) == (truth, truth)
     wh = Warehouse(rec.lake.url, refresh_interval=0)
     assert {t: wh.tenant_totals(t)["total_runs"][0] for t in ("12", "012")} == truth
 
 
-def test_a_lake_with_markers_and_rollups_in_its_data_folders_stays_exact_and_moves_them_out(make_recorder):
-    """Lakes written before derived files moved to _meta/parts: readers and replays still honor
-    their markers, and the next compact moves markers out and drops the old rollups."""
-    from recorder import parts
+def test_a_plain_lake_with_markers_and_rollups_in_its_data_folders_converts_exactly_and_moves_them_out(
+        make_recorder, monkeypatch):
+    """A lake written before the Delta log, by the version that kept compaction markers and rollups
+    in the data folders: conversion honors its markers (a replaced file is not registered), replays
+    still know the replaced parts, and the next compact moves the markers out and drops the rollups."""
+    import io
 
+    import pyarrow as pa
+
+    from invlog.lake import commit, delta, markers, pending
+    from warehouse import rollup
+
+    monkeypatch.setattr(committer, "commit_records", lambda *a, **k: commit.CommitResult())  # no log yet
     rec = make_recorder()
     _record(rec, "acme", 4)
+    rec.shutdown()
+    monkeypatch.undo()
     lake = rec.lake
-    maint.compact(lake, tenant="acme", before=dt.date(2026, 11, 21), grace_seconds=3600)  # replaced files kept
+    for rid in pending.ids(lake):  # that version wrote no pending records
+        pending.delete(lake, rid)
     rel = "invocations/tenant=acme/date=2026-11-20"
-    side = f"_meta/parts/{rel}"
-    for p in lake.find(side):  # put them back where an older version wrote them
-        name = p.rsplit("/", 1)[1]
-        lake.put(f"{rel}/{name}", lake.read(f"{side}/{name}"))
-        lake.fs.rm(lake.path(f"{side}/{name}"))
-    marker = next(n for n in (p.rsplit("/", 1)[1] for p in lake.find(rel)) if n.startswith("_compacted-"))
-    replaced = json.loads(lake.read(f"{rel}/{marker}"))["replaces"]
-    assert len(replaced) == 4
+    replaced = sorted(p.rsplit("/", 1)[1] for p in lake.find(rel))
+    merged = pa.concat_tables([pq.read_table(io.BytesIO(lake.read(f"{rel}/{n}"))) for n in replaced])
+    sink = io.BytesIO()
+    pq.write_table(merged, sink)
+    lake.put(f"{rel}/c-old.parquet", sink.getvalue())  # its merge, within the grace period: both there
+    lake.put(f"{rel}/_compacted-old.json", json.dumps({"merged": "c-old.parquet", "replaces": replaced,
+                                                        "created_at": "2026-11-21T00:00:00+00:00"}).encode())
+    lake.put(f"{rel}/{rollup.rollup_name('c-old.parquet')}", rollup.build(merged))
     wh = Warehouse(lake.url, refresh_interval=0)
-    assert wh.tenant_totals("acme")["total_runs"][0] == 4  # the old marker still hides the replaced files
-    assert parts.published_or_merged(lake)(f"{rel}/{replaced[0]}")  # and a replay still knows them
+    assert wh.tenant_totals("acme")["total_runs"][0] == 4  # converted on first use, the marker honored
+    assert sorted(delta.live_entries(delta.open_table(lake, "invocations")).column("path").to_pylist()) == [
+        "tenant=acme/date=2026-11-20/c-old.parquet"]
+    assert markers.published_or_merged(lake)(f"{rel}/{replaced[0]}")  # and a replay still knows them
     maint.compact(lake, tenant="acme", before=dt.date(2026, 11, 21), grace_seconds=0)
     names = [p.rsplit("/", 1)[1] for p in lake.find(rel)]
-    assert len(names) == 1 and names[0].startswith("c-")
-    moved = [p.rsplit("/", 1)[1] for p in lake.find(side)]
-    assert marker in moved and any(n.startswith("_rollup1-c-") for n in moved)
-    assert parts.published_or_merged(lake)(f"{rel}/{replaced[0]}")  # exactly-once replays survive the move
-    wh = Warehouse(lake.url, refresh_interval=0)
-    assert wh.tenant_totals("acme")["total_runs"][0] == 4
-    assert pq.read_metadata(lake.path(f"{rel}/{names[0]}")).num_rows == 4
+    assert not [n for n in names if n.startswith("_")]  # data files only in the data folder
+    side = f"_meta/parts/{rel}"
+    assert "_compacted-old.json" in [p.rsplit("/", 1)[1] for p in lake.find(side)]
+    assert markers.published_or_merged(lake)(f"{rel}/{replaced[0]}")  # exactly-once replays survive the move
+    assert Warehouse(lake.url, refresh_interval=0).tenant_totals("acme")["total_runs"][0] == 4

@@ -41,7 +41,7 @@ def _batch(make_recorder):
 def test_a_mixed_batch_lands_in_its_partitions(make_recorder, tmp_path):
     invocations, rounds = _batch(make_recorder)
     lake = Lake(str(tmp_path / "out"))
-    assert publish(lake, "part-1", [invocations], [rounds]) == (60, 60, 12)
+    assert publish(lake, "part-1", [invocations], [rounds]) == (60, 60, 12, "part-1")
     files = part_files(lake, "invocations")
     assert len(files) == 6
     table = read_table(lake, "invocations")
@@ -53,7 +53,7 @@ def test_a_mixed_batch_lands_in_its_partitions(make_recorder, tmp_path):
         keys = dict(seg.split("=", 1) for seg in rel.split("/") if "=" in seg)
         users = pq.read_table(io.BytesIO(lake.read(rel))).column("user_id").to_pylist()
         assert sorted(users) == sorted(u for t, d, u in want if t == keys["tenant"] and str(d) == keys["date"])
-    assert publish(lake, "part-1", [invocations], [rounds]) == (60, 60, 0)  # published again: skipped
+    assert publish(lake, "part-1", [invocations], [rounds])[:3] == (60, 60, 0)  # published again: skipped
 
 
 def test_publication_imports_no_pandas(make_recorder, tmp_path):
@@ -65,8 +65,14 @@ from recorder.parts import publish
 from recorder.spool import read_frames
 from invlog.lake import Lake
 data = read_frames(open({str(tmp_path / 'frame')!r}, 'rb').read())
-print(publish(Lake({str(tmp_path / 'lake')!r}), 'p', data.invocations, data.rounds))
+from invlog.lake.commit import commit_records
+lake = Lake({str(tmp_path / 'lake')!r})
+print(publish(lake, 'p', data.invocations, data.rounds)[:3])
+commit_records(lake, ['p'])  # the recorder's committer runs in the agent's process too
+data = read_frames(open({str(tmp_path / 'frame')!r}, 'rb').read())
+print(publish(lake, 'q', data.invocations, data.rounds)[:3])
+commit_records(lake, ['q'])  # into an existing table
 print(sorted(m for m in ('pandas', 'pyarrow.dataset', 'pyarrow.acero') if m in sys.modules))
 """
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
-    assert out.splitlines() == ["(60, 60, 12)", "[]"]
+    assert out.splitlines() == ["(60, 60, 12)", "(60, 60, 12)", "[]"]

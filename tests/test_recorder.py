@@ -249,10 +249,10 @@ def test_a_stuck_publication_does_not_hold_encoding(make_recorder):
     rec = make_recorder(batch_size=8, spool_interval=0.01, publish_interval=0.01)
     put, release, entered = rec.lake.put, threading.Event(), threading.Event()
 
-    def stuck_put(rel, data):  # the lake hangs (a stalled connection) until released
+    def stuck_put(rel, data, **kw):  # the lake hangs (a stalled connection) until released
         entered.set()
         release.wait(30)
-        return put(rel, data)
+        return put(rel, data, **kw)
 
     rec.lake.put = stuck_put
     try:

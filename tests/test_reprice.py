@@ -148,7 +148,7 @@ def test_parts_of_an_older_recorder_publish_reprice_and_compact(restate_lake):
     with restate_lake.invocation(tenant="legacy", agent="new", provider="openai", model="gpt-4o",
                                  clock=SimClock(DAY1)) as new, new.round() as r:
         r.set_response("x", usage={**USAGE, "cache_write_1h_tokens": 0, "web_search_requests": 1})
-    assert restate_lake.flush()
+    assert restate_lake.commit()
     wh = Warehouse(lake.url, refresh_interval=0)
     rounds = wh.restatement("legacy", DAY1.date(), DAY1.date())
     assert rounds.height == 5 and (rounds["restated_cost_usd"] == rounds["recorded_cost_usd"]).all()

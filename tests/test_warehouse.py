@@ -13,6 +13,7 @@ from recorder import Recorder
 from recorder.clock import SimClock
 from warehouse import CorruptPartError, Warehouse
 from warehouse import compact as maint
+from warehouse import retention as keep
 
 UTC = dt.UTC
 NOW = dt.datetime(2026, 11, 26, 13, tzinfo=UTC)
@@ -54,7 +55,7 @@ def build(rec):
                     [{"input_tokens": 100, "output_tokens": 10}])
     ids["F"] = _inv(rec, "12", dt.datetime(2026, 11, 26, 10, tzinfo=UTC), "bot", "gpt-4o",
                     [{"input_tokens": 200, "output_tokens": 0}])
-    assert rec.flush()
+    assert rec.commit()
     return {k: v.invocation_id for k, v in ids.items()}
 
 
@@ -175,14 +176,19 @@ def test_tenant_isolation_numeric_ids_and_corrupt_files(lake):
     day = dt.date(2026, 11, 26)
     assert wh.spend_report("012", day, day).total_cost_usd == D("0.00035")
     assert wh.spend_report("12", day, day).total_cost_usd == D("0.0005")
-    # a corrupt file in another tenant's folder never affects acme
-    bad = os.path.join(rec.lake.root, "invocations", "tenant=12", "date=2026-11-26", "zz-bad.parquet")
-    with open(bad, "wb") as f:
+    # a stray file that neither the log nor a pending record names is not part of the table
+    stray = os.path.join(rec.lake.root, "invocations", "tenant=12", "date=2026-11-26", "zz-bad.parquet")
+    with open(stray, "wb") as f:
+        f.write(b"PAR1 this is not parquet")
+    assert Warehouse(rec.lake.url, refresh_interval=0).spend_report("12", day, day).total_cost_usd == D("0.0005")
+    # a corrupt committed file of another tenant never affects acme, and its own queries name it
+    bad = next(p for p in rec.lake.find("invocations/tenant=12/date=2026-11-26") if not p.endswith("zz-bad.parquet"))
+    with open(os.path.join(rec.lake.root, bad), "wb") as f:
         f.write(b"PAR1 this is not parquet")
     assert wh.tenant_totals("acme", now=NOW)["total_runs"][0] == 4
-    with pytest.raises(CorruptPartError) as exc:  # a new reader (old partitions are listed once per generation)
+    with pytest.raises(CorruptPartError) as exc:
         Warehouse(rec.lake.url, refresh_interval=0).spend_report("12", day, day)
-    assert "zz-bad.parquet" in str(exc.value)
+    assert os.path.basename(bad) in str(exc.value)
     # a truncated file in acme's own folder: its queries say which file, never a partial total
     good = next(p for p in rec.lake.find("invocations/tenant=acme/date=2026-11-25") if p.endswith(".parquet"))
     data = rec.lake.read(good)
@@ -219,6 +225,7 @@ def _many_small_parts(rec, n=30):
         _inv(rec, "acme", dt.datetime(2026, 11, 20, 8, k, tzinfo=UTC), "bot", "gpt-4o",
              [{"input_tokens": 1000, "output_tokens": 100}])
         assert rec.flush()
+    assert rec.commit()  # in the Delta log now, not at the next commit interval: compaction takes them
 
 
 def test_compaction_racing_queries_and_a_writer(make_recorder, tmp_path):
@@ -285,7 +292,7 @@ class Crash(Exception):
     pass
 
 
-@pytest.mark.parametrize("crash_at", ["marker", "merged", "rollup", "generation", "delete"])
+@pytest.mark.parametrize("crash_at", ["marker", "merged", "rollup", "commit", "generation"])
 def test_crash_after_each_compaction_step_leaves_exact_totals(make_recorder, tmp_path, crash_at):
     rec = make_recorder(str(tmp_path / "lake"))
     _many_small_parts(rec, 6)
@@ -301,8 +308,12 @@ def test_crash_after_each_compaction_step_leaves_exact_totals(make_recorder, tmp
     assert wh.spend_report("acme", day, day).total_cost_usd == truth
     assert _rolled_up_totals(wh, day) == (truth, 6)
     assert wh.tenant_totals("acme", now=NOW)["total_runs"][0] == 6
-    maint.compact(rec.lake, tenant="acme", before=dt.date(2026, 11, 21), grace_seconds=0)  # recovers
-    maint.compact(rec.lake, tenant="acme", before=dt.date(2026, 11, 21), grace_seconds=0)
+    maint.ABANDONED_AFTER, abandoned_after = 0.0, maint.ABANDONED_AFTER  # the killed merge is old enough to undo
+    try:
+        maint.compact(rec.lake, tenant="acme", before=dt.date(2026, 11, 21), grace_seconds=0)  # recovers
+        maint.compact(rec.lake, tenant="acme", before=dt.date(2026, 11, 21), grace_seconds=0)
+    finally:
+        maint.ABANDONED_AFTER = abandoned_after
     wh = Warehouse(rec.lake.url)
     assert wh.spend_report("acme", day, day).total_cost_usd == truth and _rolled_up_totals(wh, day) == (truth, 6)
     assert any(p.rsplit("/", 1)[1].startswith("_rollup1-c-") for p in rec.lake.find("_meta/parts/invocations"))
@@ -333,18 +344,20 @@ def test_replay_after_compaction_stays_exactly_once(make_recorder, tmp_path):
 
 def test_retention_and_delete_tenant(lake):
     rec, _ = lake
-    gone = maint.retention(rec.lake, "acme", 1, dry_run=True, today=dt.date(2026, 11, 26))
+    assert rec.commit()
+    gone = keep.retention(rec.lake, "acme", 1, dry_run=True, today=dt.date(2026, 11, 26))
     assert gone == ["invocations/tenant=acme/date=2026-11-25", "rounds/tenant=acme/date=2026-11-25"]
     assert rec.lake.exists(gone[0] + "/") or rec.lake.find(gone[0])  # dry run deletes nothing
-    maint.retention(rec.lake, "acme", 1, today=dt.date(2026, 11, 26))
+    keep.retention(rec.lake, "acme", 1, today=dt.date(2026, 11, 26))
     wh = Warehouse(rec.lake.url, refresh_interval=0)
     assert wh.tenant_totals("acme", now=NOW)["total_runs"][0] == 2
-    planned = maint.delete_tenant(rec.lake, "012", dry_run=True)
-    assert planned[:2] == ["invocations/tenant=012", "rounds/tenant=012"]
-    assert set(planned[2:]) <= {"_meta/tenant=012", "_meta/parts/invocations/tenant=012",
-                                "_meta/parts/rounds/tenant=012"}
+    planned = keep.delete_tenant(rec.lake, "012", dry_run=True)
+    assert planned.removed[:2] == ["invocations/tenant=012", "rounds/tenant=012"]
+    assert set(planned.removed[2:]) <= {"_meta/tenant=012", "_meta/parts/invocations/tenant=012",
+                                        "_meta/parts/rounds/tenant=012"}
+    assert "Delta logs" in planned.remains[0]
     maint.compact(rec.lake, tenant="012", before=dt.date(2026, 11, 27), grace_seconds=0)  # markers, rollups
-    maint.delete_tenant(rec.lake, "012")
+    keep.delete_tenant(rec.lake, "012")
     assert "012" not in Warehouse(rec.lake.url).tenants() and "12" in Warehouse(rec.lake.url).tenants()
     everything = rec.lake.find("")
     assert not [p for p in everything if "tenant=012/" in p or p.endswith("tenant=012")]  # nothing of it remains

@@ -3,12 +3,16 @@
 Commands (each takes ``--lake``, default ``INVLOG_LAKE`` or ``./data/lake``):
 
 * ``summary``: one line per tenant: runs, runs today, errors in 24 h, cost today.
-* ``compact [--tenant T] [--before DATE] [--grace-seconds S]``: merge small part files and
-  write the rollups that long-range queries read.
-* ``retention --tenant T --keep-days N [--dry-run]``: delete partitions older than N days.
-* ``delete-tenant T [--dry-run]``: delete everything stored for a tenant.
+* ``compact [--tenant T] [--before DATE] [--grace-seconds S]``: commit what dead recorders left
+  pending, merge small part files (Delta transactions), write the rollups that long-range queries
+  read, and vacuum files replaced more than S seconds ago (default 7 days: how far time travel reaches).
+* ``commit [--all]``: commit the pending records of recorders that died (``--all``: every record).
+* ``migrate``: turn a lake of plain part files (written before the Delta log) into Delta tables.
+* ``retention --tenant T --keep-days N [--dry-run]``: remove partitions older than N days.
+* ``delete-tenant T [--dry-run]``: delete everything stored for a tenant, at once.
 * ``report --tenant T --from DATE --to DATE --format csv|parquet|html --out PATH [--restated
-  [--prices FILE] [--price-date DATE]]``: a spend report, optionally restated.
+  [--prices FILE] [--price-date DATE]] [--as-of TIME|VERSION]``: a spend report, optionally
+  restated, optionally as the lake stood at a past moment.
 * ``reprice --tenant T --from DATE --to DATE [--prices FILE] [--price-date DATE] --out PATH``: recorded
   vs restated cost per day and model (CSV, Parquet or HTML by the extension).
 * ``verify [--tenant T] [--quarantine]``: read every part file in full (page checksums); exit 1 naming bad files.
@@ -48,8 +52,13 @@ def main(argv: list[str] | None = None) -> int:
                        parents=[common])
     c.add_argument("--tenant")
     c.add_argument("--before", type=_date, help="only partitions before this date (default: today, UTC)")
-    c.add_argument("--grace-seconds", type=float, default=600, help="keep replaced files this long for readers")
+    c.add_argument("--grace-seconds", type=float, default=None,
+                   help="vacuum replaced files older than this (default: 7 days, the time-travel window)")
     c.add_argument("--target-mb", type=int, default=128)
+    cm = sub.add_parser("commit", help="commit parts that dead recorders left pending", parents=[common])
+    cm.add_argument("--all", action="store_true", help="commit every pending record, not only stale ones")
+    sub.add_parser("migrate", help="convert a lake of plain part files to Delta tables (idempotent)",
+                   parents=[common])
     r = sub.add_parser("retention", help="delete a tenant's partitions older than N days", parents=[common])
     r.add_argument("--tenant", required=True)
     r.add_argument("--keep-days", type=int, required=True)
@@ -68,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--format", choices=FORMATS, help="default: from --out's extension (.csv, .parquet, .html)")
     p.add_argument("--out", required=True)
     p.add_argument("--restated", action="store_true", help="recompute every cost from the stored usage")
+    p.add_argument("--as-of", help="the lake as it stood at this ISO time (UTC) or Delta version")
     rp = sub.add_parser("reprice", help="recorded vs restated cost per day and model", parents=[common])
     rp.add_argument("--tenant", required=True)
     rp.add_argument("--from", dest="start", type=_date, required=True)
@@ -90,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from warehouse import compact as maint
+    from warehouse import retention as keep
 
     lake = Lake(args.lake)
     if lake.is_local and not os.path.isdir(lake.root):
@@ -102,20 +113,32 @@ def _run(args: argparse.Namespace) -> int:
         if args.prices and not os.path.isfile(args.prices):
             raise ValueError(f"--prices {args.prices!r}: no such file")
     if args.command == "compact":
+        grace = maint.DEFAULT_GRACE if args.grace_seconds is None else args.grace_seconds
         res = maint.compact(lake, tenant=args.tenant, before=args.before, target_bytes=args.target_mb << 20,
-                            grace_seconds=args.grace_seconds, progress=True)
+                            grace_seconds=grace, progress=True)
         print(f"{res.partitions} partitions: merged {res.files_merged} files into {res.files_written}, "
-              f"wrote {res.rollups_written} rollups, deleted {res.files_deleted} replaced files")
+              f"wrote {res.rollups_written} rollups, vacuumed {res.files_deleted} replaced files")
         return 0
+    if args.command == "commit":
+        from invlog.lake.commit import STALE_SECONDS, commit_pending
+
+        done = commit_pending(lake, older_than=0 if args.all else STALE_SECONDS)
+        print(f"committed {done.files} files of {done.records} pending records ({done.skipped} skipped: gone or "
+              "merged)" + "".join(f"\nerror: {e}" for e in done.errors))
+        return 1 if done.errors else 0
+    if args.command == "migrate":
+        return _migrate(lake)
     if args.command == "retention":
-        gone = maint.retention(lake, args.tenant, args.keep_days, dry_run=args.dry_run)
-        verb = "would delete" if args.dry_run else "deleted"
+        gone = keep.retention(lake, args.tenant, args.keep_days, dry_run=args.dry_run)
+        verb = "would remove" if args.dry_run else "removed"
         print(f"{verb} {len(gone)} partitions" + "".join(f"\n  {g}" for g in gone))
         return 0
     if args.command == "delete-tenant":
-        gone = maint.delete_tenant(lake, args.tenant, dry_run=args.dry_run)
+        rep = keep.delete_tenant(lake, args.tenant, dry_run=args.dry_run)
         verb = "would delete" if args.dry_run else "deleted"
-        print(f"{verb} {len(gone)} folders" + "".join(f"\n  {g}" for g in gone))
+        print(f"{verb} {len(rep.removed)} folders" + "".join(f"\n  {g}" for g in rep.removed))
+        for r in rep.remains:
+            print(f"remains: {r}")
         return 0
     if args.command == "verify":
         from warehouse.verify import verify
@@ -125,11 +148,12 @@ def _run(args: argparse.Namespace) -> int:
             print(f"BAD {path}: {reason}")
         for path in res.quarantined:
             print(f"quarantined -> {path}")
-        print(f"checked {res.checked} part files: {len(res.bad)} bad")
+        unchecked = f", {len(res.unchecked)} without a recorded checksum" if res.unchecked else ""
+        print(f"checked {res.checked} part files: {len(res.bad)} bad{unchecked}")
         return 1 if res.bad else 0
     from warehouse import Warehouse, report
 
-    wh = Warehouse(args.lake)
+    wh = Warehouse(args.lake, as_of=getattr(args, "as_of", None))
     if args.command == "summary":
         tenants = wh.tenants()
         if not tenants:
@@ -188,6 +212,31 @@ def _reprice(wh: object, args: argparse.Namespace) -> int:
           f"{report.money(total['recorded_cost_usd'])}, restated {report.money(total['restated_cost_usd'])}, "
           f"difference {report.money(total['difference_usd'])}; {changed:,} of {rounds.height:,} rounds changed "
           f"-> {args.out}")
+    return 0
+
+
+def _migrate(lake: Lake) -> int:
+    from tqdm import tqdm
+
+    from invlog.lake import convert, delta
+
+    for table in delta.NAMES:
+        if delta.exists(lake, table):
+            print(f"{table}: already a Delta table")
+        else:
+            bar = tqdm(desc=f"registering {table} parts", unit="file")
+
+            def step(done: int, total: int, bar: tqdm = bar) -> None:
+                bar.total = total
+                bar.update(done - bar.n)
+
+            n = convert.convert(lake, table, progress=step)
+            bar.close()
+            print(f"{table}: registered {n} part files in a new Delta table")
+        left = convert.unregistered(lake, table)
+        if left:
+            print(f"{table}: {len(left)} plain part files are neither committed nor pending (written by a recorder "
+                  "older than the Delta log after the conversion?):" + "".join(f"\n  {p}" for p in left[:20]))
     return 0
 
 

@@ -1,28 +1,23 @@
-"""Keeping the lake healthy: compaction, retention and deleting a tenant.
+"""Compaction: a partition's small part files merged into large ones, as Delta transactions.
 
-Compaction merges a partition's small part files into files of a target size
-without ever letting a query double-count or miss a row, and leaves the lake
-consistent if it crashes at any step (the pattern of Grafana Tempo's compacted
-blocks and Thanos's deletion markers):
+For each group of small committed files of a partition (files still named by a
+pending record are left alone):
 
-1. write a marker ``_compacted-<id>.json`` naming the merged file and the files
-   it replaces (readers ignore a marker whose merged file does not exist yet);
-   markers and rollups live in the partition's side folder
-   (``_meta/parts/<table>/tenant=/date=``), never among the data files, so a plain
-   Parquet read of the table folder sees data files only (exact once a merge's
-   replaced files are deleted);
-2. write the merged file (atomically); from now on readers use it and hide the
-   replaced files;
-3. write the merged file's rollup (``warehouse.rollup``), then bump the tenant's
-   generation so that readers' indexes re-list;
-4. later, after a grace period, delete the replaced files and their rollups
-   (``cleanup``).
+1. write a marker ``_compacted-<id>.json`` in the side folder, naming the merged
+   file and the files it replaces (a late replay of a replaced part then knows it
+   was published, and a stale committer does not add it back);
+2. write the merged file (sorted by ``started_at``, 16k-row groups) and, for
+   invocations, its rollup; record the merged file's SHA-256;
+3. commit, in one Delta transaction, the merged file's add and the replaced files'
+   removes; then bump the tenant's generation so readers re-read rollups.
 
-Compaction also writes the rollups that large parts lack (a part that needed no
-merging), so long-range queries read summaries instead of rows.
-
-Markers are kept after cleanup: they tell a late spool replay that its part was
-already published and merged, so replays stay exactly-once.
+A crash before step 3 leaves the table as it was (the merged file is an orphan
+that ``cleanup`` deletes); after it, every reader sees the new file set at once.
+``cleanup`` then vacuums replaced files once they are older than the retention
+(default 7 days, which is how far time travel reaches; ``grace_seconds``
+overrides), drops rollups of parts that are no longer live, finishes abandoned
+merges and moves derived files that older versions kept in data folders.
+Compaction also writes the rollups that large parts lack.
 """
 
 from __future__ import annotations
@@ -30,13 +25,29 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import math
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from invlog.lake import INVOCATIONS, ROUNDS, Lake, conform, file_schema, new_part_id, validate_tenant
+from invlog.lake import (
+    INVOCATIONS,
+    ROUNDS,
+    Lake,
+    checksums,
+    conform,
+    delta,
+    file_schema,
+    markers,
+    new_part_id,
+    pending,
+    validate_tenant,
+)
+from invlog.lake.commit import commit_pending
+from invlog.lake.delta import FileEntry, Removal
 from invlog.lake.layout import COMPACTED_PREFIX, bump_generation, side_path
 from warehouse import rollup
 
@@ -45,6 +56,8 @@ Step = Callable[[str], None]
 # Row groups of 16k rows: min/max statistics let DuckDB skip most of a day's file when it looks
 # up one invocation (a trace took half the time), at a negligible cost to full scans.
 ROW_GROUP = 16_384
+DEFAULT_GRACE = delta.RETENTION.total_seconds()
+ABANDONED_AFTER = 60.0  # a merge this old that has not committed was killed: undo it
 
 
 @dataclass
@@ -58,70 +71,64 @@ class CompactionResult:
     details: list[str] = field(default_factory=list)
 
 
-def _ls(lake: Lake, rel: str) -> list[dict]:
-    try:
-        return lake.fs.ls(lake.path(rel), detail=True)
-    except FileNotFoundError:
-        return []
-
-
-def _name(entry: dict) -> str:
-    return entry["name"].rstrip("/").rsplit("/", 1)[-1]
-
-
-def partitions(lake: Lake, tenant: str | None = None) -> list[tuple[str, str, dt.date]]:
-    """(table, tenant, date) of every partition, optionally of one tenant."""
-    out = []
-    for table in ("invocations", "rounds"):
-        tenants = [tenant] if tenant else [
-            _name(e)[7:] for e in _ls(lake, table) if e["type"] == "directory" and _name(e).startswith("tenant=")]
-        for t in tenants:
-            for e in _ls(lake, f"{table}/tenant={t}"):
-                n = _name(e)
-                if e["type"] == "directory" and n.startswith("date="):
-                    try:
-                        out.append((table, t, dt.date.fromisoformat(n[5:])))
-                    except ValueError:
-                        continue
-    return sorted(out)
-
-
-def _markers(lake: Lake, rel: str, names: set[str], side_names: set[str]) -> list[tuple[str, str, dict]]:
-    """(folder, name, marker) of the partition's compaction markers: in its side folder, and
-    (written before markers moved there) in the data folder itself."""
-    out = []
-    for folder, pool in ((side_path(rel), side_names), (rel, names)):
-        for n in sorted(pool):
-            if n.startswith(COMPACTED_PREFIX) and n.endswith(".json"):
-                try:
-                    out.append((folder, n, json.loads(lake.read(f"{folder}/{n}"))))
-                except (OSError, ValueError):
-                    continue
+def committed(lake: Lake, table: str, tenant: str | None = None) -> dict[tuple[str, str], dict[str, int]]:
+    """(tenant, date) -> {name: size} of the table's committed live files (optionally one tenant's)."""
+    dtab = delta.open_table(lake, table)
+    out: dict[tuple[str, str], dict[str, int]] = {}
+    if dtab is None:
+        return out
+    live = delta.live_entries(dtab)
+    for path, size, t, d in zip(live.column("path").to_pylist(), live.column("size_bytes").to_pylist(),
+                                live.column("tenant").to_pylist(), live.column("date").to_pylist(), strict=True):
+        if tenant is None or t == tenant:
+            out.setdefault((t, d), {})[path.rsplit("/", 1)[-1]] = size
     return out
 
 
-def live_files(lake: Lake, rel: str) -> tuple[dict[str, int], list[tuple[str, str, dict]], set[str], set[str]]:
-    """Live part files of a partition (name -> size), its markers, the names in the data folder
-    and the names in its side folder."""
-    entries = [e for e in _ls(lake, rel) if e["type"] == "file"]
-    names = {_name(e) for e in entries}
-    side_names = {_name(e) for e in _ls(lake, side_path(rel)) if e["type"] == "file"}
-    markers = _markers(lake, rel, names, side_names)
-    hidden = {r for _, _, m in markers if m.get("merged") in names for r in m.get("replaces", [])}
-    live = {_name(e): int(e.get("size") or 0) for e in entries
-            if _name(e).endswith(".parquet") and not _name(e).startswith((".", "_")) and _name(e) not in hidden}
-    return live, markers, names, side_names
+def pending_paths(lake: Lake) -> set[str]:
+    """Paths from the root of the files that a pending record names."""
+    out = set()
+    for rid in pending.ids(lake):
+        out.update(e.rel for e in pending.read(lake, rid) or [])
+    return out
+
+
+def partitions(lake: Lake, tenant: str | None = None) -> list[tuple[str, str, dt.date]]:
+    """(table, tenant, date) of every committed partition, optionally of one tenant."""
+    out = []
+    for table in delta.NAMES:
+        out.extend((table, t, dt.date.fromisoformat(d)) for t, d in committed(lake, table, tenant))
+    return sorted(out)
+
+
+def _write_merged(lake: Lake, table: str, tenant: str, date: dt.date, merged: str,
+                  merged_table: pa.Table) -> FileEntry:
+    rel = f"{table}/tenant={tenant}/date={date.isoformat()}/{merged}"
+    sink = pa.BufferOutputStream()
+    pq.write_table(merged_table, sink, compression="zstd", write_page_checksum=True, row_group_size=ROW_GROUP)
+    data = sink.getvalue().to_pybytes()
+    digest = checksums.sha256(data)
+    lake.put(rel, data, sha256=digest)
+    return FileEntry(table, rel.split("/", 1)[1], tenant, date.isoformat(), len(data), merged_table.num_rows,
+                     time.time_ns() // 1_000_000, digest, delta.file_stats(table, merged_table))
 
 
 def compact_partition(lake: Lake, table: str, tenant: str, date: dt.date, *, target_bytes: int = 128 << 20,
-                      step: Step | None = None) -> CompactionResult:
-    """Merge the partition's small files; ``step(name)`` is called after each step (tests inject crashes)."""
+                      step: Step | None = None, live: dict[str, int] | None = None,
+                      busy: set[str] | None = None) -> CompactionResult:
+    """Merge the partition's small committed files; ``step(name)`` is called after each step (tests
+    inject crashes). ``live``: the partition's committed files (name -> size); ``busy``: paths from
+    the root that a pending record names (left alone)."""
     validate_tenant(tenant)
     rel = f"{table}/tenant={tenant}/date={date.isoformat()}"
     res = CompactionResult(partitions=1)
-    live, _, _, _ = live_files(lake, rel)
+    if live is None:
+        live = committed(lake, table, tenant).get((tenant, date.isoformat()), {})
+    busy = busy if busy is not None else pending_paths(lake)
     side = side_path(rel)
-    small = sorted((n for n, size in live.items() if size < target_bytes // 2), key=lambda n: n)
+    in_flight = _abandoned_merges(lake, rel, live, step)
+    small = sorted(n for n, size in live.items()
+                   if size < target_bytes // 2 and f"{rel}/{n}" not in busy and n not in in_flight)
     groups: list[list[str]] = []
     cur: list[str] = []
     size = 0
@@ -145,17 +152,20 @@ def compact_partition(lake: Lake, table: str, tenant: str, date: dt.date, *, tar
         tables = [pq.read_table(io.BytesIO(lake.read(f"{rel}/{n}"))) for n in group]
         merged_table = pa.concat_tables(list(_upgrade(tables, table)))
         merged_table = merged_table.sort_by([("started_at", "ascending")])
-        sink = pa.BufferOutputStream()
-        pq.write_table(merged_table, sink, compression="zstd", write_page_checksum=True,
-                       row_group_size=ROW_GROUP)
-        lake.put(f"{rel}/{merged}", sink.getvalue().to_pybytes())
+        entry = _write_merged(lake, table, tenant, date, merged, merged_table)
         if step:
             step("merged")
-        if table == "invocations":  # after the merged file: a rollup is only ever paired with a live part
+        if table == "invocations":  # before the commit: a committed compacted part has its rollup
             lake.put(f"{side}/{rollup.rollup_name(merged)}", rollup.build(merged_table))
             res.rollups_written += 1
             if step:
                 step("rollup")
+        checksums.write(lake, tenant, cid, {entry.rel: entry.sha256})
+        removes = [Removal(f"tenant={tenant}/date={date.isoformat()}/{n}", tenant, date.isoformat(), live[n])
+                   for n in group]
+        delta.commit(lake, table, [entry], removes, operation="compact")
+        if step:
+            step("commit")
         bump_generation(lake, tenant)
         if step:
             step("generation")
@@ -166,14 +176,49 @@ def compact_partition(lake: Lake, table: str, tenant: str, date: dt.date, *, tar
     added = add_rollups(lake, tenant, date, step=step) if table == "invocations" else 0
     if added:
         res.rollups_written += added
-        bump_generation(lake, tenant)  # readers re-list the partition and find the rollups
+        bump_generation(lake, tenant)  # readers re-list the rollups
     return res
+
+
+def _abandoned_merges(lake: Lake, rel: str, live: dict[str, int], step: Step | None) -> set[str]:
+    """Undo merges that never committed (their marker's files are all still live); returns the files
+    of a younger such merge, which another maintenance pass may be committing right now."""
+    side = side_path(rel)
+    busy: set[str] = set()
+    now = dt.datetime.now(dt.UTC)
+    for folder, mname, m in markers.read(lake, rel):
+        merged, replaces = m.get("merged"), m.get("replaces", [])
+        if folder != side or merged in live or not replaces or not all(r in live for r in replaces):
+            continue  # committed (or history): keep the marker for replays
+        try:
+            age = (now - dt.datetime.fromisoformat(m["created_at"])).total_seconds()
+        except (KeyError, ValueError):
+            age = float("inf")
+        if age < ABANDONED_AFTER:
+            busy.update(replaces)
+            continue
+        for path in (f"{rel}/{merged}", f"{side}/{rollup.rollup_name(merged)}", f"{side}/{mname}"):
+            try:
+                lake.fs.rm(lake.path(path))
+            except FileNotFoundError:
+                pass
+        if step:
+            step("undo")
+    return busy
+
+
+def _side_names(lake: Lake, folder: str) -> set[str]:
+    try:
+        return {p.rstrip("/").rsplit("/", 1)[-1] for p in lake.fs.ls(lake.path(folder), detail=False)}
+    except FileNotFoundError:
+        return set()
 
 
 def add_rollups(lake: Lake, tenant: str, date: dt.date, *, step: Step | None = None) -> int:
     """Write the rollups that the partition's live large or compacted parts lack; returns how many."""
     rel = f"invocations/tenant={tenant}/date={date.isoformat()}"
-    live, _, _, side_names = live_files(lake, rel)
+    live = committed(lake, "invocations", tenant).get((tenant, date.isoformat()), {})
+    side_names = _side_names(lake, side_path(rel))
     written = 0
     for n in sorted(live):
         if rollup.rollup_name(n) in side_names:
@@ -196,114 +241,94 @@ def _upgrade(tables: list[pa.Table], table: str) -> Iterable[pa.Table]:
         yield conform(t, TABLE_SCHEMAS[table])
 
 
-def cleanup(lake: Lake, table: str, tenant: str, date: dt.date, *, grace_seconds: float = 600,
-            step: Step | None = None) -> int:
-    """Delete files replaced more than ``grace_seconds`` ago; drop abandoned markers. Returns files deleted.
+def vacuum(lake: Lake, *, grace_seconds: float = DEFAULT_GRACE) -> int:
+    """Delete the files removed from the tables more than ``grace_seconds`` ago; returns how many.
 
-    Derived files that older versions kept in the data folder move out: markers are copied
-    to the side folder, then removed; rollups are removed (compaction writes them again in
-    the side folder for the parts that want one).
+    Only files the log removed are deleted (delta-rs "lite" vacuum): pending files, which the
+    log does not know yet, are never touched.
+    """
+    hours = math.ceil(grace_seconds / 3600)
+    deleted = 0
+    for table in delta.NAMES:
+        dtab = delta.open_table(lake, table)
+        if dtab is not None:
+            deleted += len(dtab.vacuum(retention_hours=hours, dry_run=False, enforce_retention_duration=False))
+    return deleted
+
+
+def cleanup(lake: Lake, table: str, tenant: str, date: dt.date, *, grace_seconds: float = DEFAULT_GRACE,
+            live: dict[str, int] | None = None) -> int:
+    """Tidy one partition's derived files; returns the stale temporary files deleted.
+
+    Rollups of parts that are no longer live go (a rollup is only ever used with a live part).
+    Markers and rollups that older versions kept in the data folder move out (markers copied
+    first, so one of the two is always there); temp files of a killed writer go once stale.
     """
     rel = f"{table}/tenant={tenant}/date={date.isoformat()}"
     side = side_path(rel)
-    entries = [e for e in _ls(lake, rel) if e["type"] == "file"]
-    names = {_name(e) for e in entries}
-    side_names = {_name(e) for e in _ls(lake, side) if e["type"] == "file"}
+    if live is None:
+        live = committed(lake, table, tenant).get((tenant, date.isoformat()), {})
+    try:
+        entries = [e for e in lake.fs.ls(lake.path(rel), detail=True) if e["type"] == "file"]
+    except FileNotFoundError:
+        entries = []
+    side_names = _side_names(lake, side)
+    now = time.time()
     deleted = 0
-    now = dt.datetime.now(dt.UTC)
-    for e in entries:  # temp files of a writer killed mid-write: never visible, removed once stale
-        n = _name(e)
+    for e in entries:
+        n = e["name"].rstrip("/").rsplit("/", 1)[-1]
         mtime = e.get("mtime") or e.get("created")
-        if n.startswith(".") and ".tmp-" in n and mtime and now.timestamp() - float(mtime) >= grace_seconds:
+        if n.startswith(".") and ".tmp-" in n and mtime and now - float(mtime) >= grace_seconds:
             lake.fs.rm(lake.path(f"{rel}/{n}"))
-    for n in sorted(names):
-        if n.startswith(COMPACTED_PREFIX) and n.endswith(".json"):
-            if n not in side_names:  # copy first: at every moment one of the two is there for readers
+            deleted += 1
+        elif n.startswith(COMPACTED_PREFIX) and n.endswith(".json"):
+            if n not in side_names:
                 lake.put(f"{side}/{n}", lake.read(f"{rel}/{n}"))
                 side_names.add(n)
             lake.fs.rm(lake.path(f"{rel}/{n}"))
-            names.discard(n)
         elif n.startswith(rollup.PREFIX):
             lake.fs.rm(lake.path(f"{rel}/{n}"))
-            names.discard(n)
-    for folder, mname, m in _markers(lake, rel, names, side_names):
-        try:
-            age = (now - dt.datetime.fromisoformat(m["created_at"])).total_seconds()
-        except (KeyError, ValueError):
-            continue
-        if age < grace_seconds:
-            continue
-        if m.get("merged") not in names:  # crashed before the merged file was written: forget the attempt
-            lake.fs.rm(lake.path(f"{folder}/{mname}"))
-            continue
-        for n in m.get("replaces", []):
-            if n in names:
-                lake.fs.rm(lake.path(f"{rel}/{n}"))
-                names.discard(n)
-                deleted += 1
-                if step:
-                    step("delete")
-            if rollup.rollup_name(n) in side_names:
-                lake.fs.rm(lake.path(f"{side}/{rollup.rollup_name(n)}"))
-                side_names.discard(rollup.rollup_name(n))
+    for n in sorted(side_names):
+        if n.startswith(rollup.PREFIX) and n[len(rollup.PREFIX):] not in live:
+            lake.fs.rm(lake.path(f"{side}/{n}"))
     return deleted
 
 
 def compact(lake: Lake, *, tenant: str | None = None, before: dt.date | None = None,
-            target_bytes: int = 128 << 20, grace_seconds: float = 600, progress: bool = False,
+            target_bytes: int = 128 << 20, grace_seconds: float = DEFAULT_GRACE, progress: bool = False,
             step: Step | None = None) -> CompactionResult:
-    """Compact every partition (of one tenant) dated before ``before`` (default: today, UTC)."""
+    """Commit what dead recorders left pending, then compact every partition (of one tenant) dated
+    before ``before`` (default: today, UTC), then vacuum and tidy."""
+    commit_pending(lake)
     before = before or dt.datetime.now(dt.UTC).date()
-    todo = [p for p in partitions(lake, tenant) if p[2] < before]
+    busy = pending_paths(lake)
+    todo = [(table, t, d, files) for table in delta.NAMES for (t, d), files in committed(lake, table, tenant).items()
+            if dt.date.fromisoformat(d) < before]
+    todo.sort(key=lambda x: (x[0], x[1], x[2]))
     total = CompactionResult()
     iterator: Iterable = todo
     if progress:
         from tqdm import tqdm
 
         iterator = tqdm(todo, desc="compacting partitions", unit="partition")
-    for table, t, date in iterator:
-        r = compact_partition(lake, table, t, date, target_bytes=target_bytes, step=step)
+    for table, t, d, files in iterator:
+        date = dt.date.fromisoformat(d)
+        r = compact_partition(lake, table, t, date, target_bytes=target_bytes, step=step, live=files, busy=busy)
         total.partitions += 1
         total.files_merged += r.files_merged
         total.files_written += r.files_written
         total.rollups_written += r.rollups_written
         total.rows += r.rows
         total.details.extend(r.details)
-        total.files_deleted += cleanup(lake, table, t, date, grace_seconds=grace_seconds, step=step)
+    total.files_deleted += vacuum(lake, grace_seconds=grace_seconds)
+    after = {table: committed(lake, table, tenant) for table in delta.NAMES}
+    for table in delta.NAMES:
+        for (t, d), files in sorted(after[table].items()):
+            if dt.date.fromisoformat(d) < before:
+                total.files_deleted += cleanup(lake, table, t, dt.date.fromisoformat(d),
+                                               grace_seconds=grace_seconds, live=files)
+    for t in sorted({t for table in delta.NAMES for (t, _) in after[table]}):
+        live_paths = [f"{table}/tenant={t}/date={d}/{n}" for table in delta.NAMES
+                      for (tt, d), files in after[table].items() if tt == t for n in files]
+        checksums.consolidate(lake, t, live_paths + sorted(p for p in busy if f"/tenant={t}/" in p), new_part_id())
     return total
-
-
-def retention(lake: Lake, tenant: str, keep_days: int, *, dry_run: bool = False,
-              today: dt.date | None = None) -> list[str]:
-    """Keep the last ``keep_days`` UTC days (today included), delete older partitions; returns what goes."""
-    validate_tenant(tenant)
-    if type(keep_days) is not int or keep_days < 1:
-        raise ValueError(f"keep_days: expected a positive integer, got {keep_days!r}")
-    cutoff = (today or dt.datetime.now(dt.UTC).date()) - dt.timedelta(days=keep_days - 1)
-    doomed = [f"{table}/tenant={t}/date={d.isoformat()}" for table, t, d in partitions(lake, tenant) if d < cutoff]
-    if not dry_run:
-        for rel in doomed:
-            lake.fs.rm(lake.path(rel), recursive=True)
-            if lake.fs.exists(lake.path(side_path(rel))):  # its markers and rollups
-                lake.fs.rm(lake.path(side_path(rel)), recursive=True)
-        if doomed:
-            bump_generation(lake, tenant)
-    return doomed
-
-
-def delete_tenant(lake: Lake, tenant: str, *, dry_run: bool = False) -> list[str]:
-    """Delete everything stored for a tenant; returns the folders that go (or would).
-
-    Data, attachments, memory, and the tenant's metadata (markers, rollups, generation). A
-    reader's index drops the tenant's partitions on its next refresh (the folders are gone).
-    """
-    validate_tenant(tenant)
-    folders = [f"invocations/tenant={tenant}", f"rounds/tenant={tenant}", f"attachments/tenant={tenant}",
-               f"_memory/tenant={tenant}", side_path(f"invocations/tenant={tenant}"),
-               side_path(f"rounds/tenant={tenant}"), f"_meta/tenant={tenant}"]
-    doomed = [rel for rel in folders if lake.fs.exists(lake.path(rel))]
-    if not dry_run:
-        for rel in doomed:
-            lake.fs.rm(lake.path(rel), recursive=True)
-    return doomed
-

@@ -38,6 +38,22 @@ DIMENSIONS = {"agent": "agent", "model": "model", "user": "coalesce(user_id, '(n
 HIVE = "hive_partitioning = true, union_by_name = true, hive_types = {'tenant': VARCHAR, 'date': DATE}"
 
 
+def _as_of(value: int | dt.datetime | str | None) -> int | dt.datetime | None:
+    """A log version (int, or digits) or a time (datetime or ISO text; naive means UTC)."""
+    if value is None or (isinstance(value, int) and not isinstance(value, bool)):
+        return value
+    if isinstance(value, str):
+        if value.isdigit():
+            return int(value)
+        try:
+            value = dt.datetime.fromisoformat(value)
+        except ValueError as exc:
+            raise ValueError(f"as_of: expected a version number or an ISO time, got {value!r}") from exc
+    if isinstance(value, dt.datetime):
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+    raise ValueError(f"as_of: expected a version number or a datetime, got {value!r}")
+
+
 def _utc(value: dt.datetime | dt.date) -> dt.datetime:
     if isinstance(value, dt.datetime):
         if value.tzinfo is None:
@@ -80,10 +96,12 @@ class SpendReport:
 class Warehouse:
     """Read-only analytics over a lake; cheap to share across threads."""
 
-    def __init__(self, lake: str | os.PathLike[str] | None = None, *, storage_options: dict[str, Any] | None = None,
-                 refresh_interval: float = 2.0, memory_limit: str = "256MB", threads: int = 2):
-        self.lake = Lake(lake, storage_options)
-        self.index = PartIndex(self.lake, refresh_interval)
+    def __init__(self, lake: str | os.PathLike[str] | Lake | None = None, *,
+                 storage_options: dict[str, Any] | None = None, refresh_interval: float = 2.0,
+                 memory_limit: str = "256MB", threads: int = 2, as_of: int | dt.datetime | str | None = None):
+        self.lake = lake if isinstance(lake, Lake) else Lake(lake, storage_options)
+        self.as_of = _as_of(as_of)
+        self.index = PartIndex(self.lake, refresh_interval, self.as_of)
         self._con = duckdb.connect(config={"memory_limit": memory_limit, "threads": threads})
         self._con.execute("set TimeZone = 'UTC'")
         if not self.lake.is_local:
@@ -149,6 +167,12 @@ class Warehouse:
     # ---- queries ----------------------------------------------------------
     def tenants(self) -> list[str]:
         return self.index.tenants()
+
+    def attachment_refs(self, tenant: str) -> set[str]:
+        """The SHA-256 of every attachment that a live invocation of the tenant references."""
+        files = self._files("invocations", tenant, None, None)
+        df = self._run("attachment_refs", {"tenant": tenant, "inv_files": files})
+        return set(df["sha256"].to_list())
 
     def tenant_totals(self, tenant: str, now: dt.datetime | None = None) -> pl.DataFrame:
         """One row: total_runs, runs_today, errors_24h, cost_today_usd (known costs; null when every run

@@ -12,3 +12,7 @@ class CorruptPartError(WarehouseError):
         self.tenant, self.paths = tenant, paths
         super().__init__(f"tenant {tenant!r}: unreadable part file(s): {', '.join(paths)} "
                          "(run `python -m warehouse verify` and see docs/operations.md)")
+
+
+class LakeNotConverted(WarehouseError):
+    """The lake holds plain part files (written before the Delta log) and could not be converted."""

@@ -1,31 +1,35 @@
-"""An in-memory index of the lake's part files, per tenant, refreshed incrementally.
+"""The part index: each tenant's live data files, from the Delta log plus the pending records.
 
-Listing folders is the slow part of querying a lake (about 130 ms a query for 1,800
-folders locally, far more on S3), so queries never list: they ask this index for
-the live files of one tenant's partitions in a date range. A refresh lists the
-tenant's date folders, and re-lists only partitions that are new or recent (today
-and yesterday) unless the tenant's generation marker changed (compaction,
-retention and late replays bump it), in which case every partition is re-listed.
+Queries never list folders (130 ms a query for 1,800 folders locally, far more on
+S3): they ask this index for the live files of one tenant's partitions in a date
+range. A refresh (at most every ``refresh_interval`` seconds) lists the pending
+records first and reads the new ones, then brings each table's Delta log up to
+date incrementally (``update_incremental``: only commits since the last one are
+read) and rebuilds the file map when the version moved. A file both pending and
+committed is counted once (by path), and reading the pending list before the log
+means a record committed in between is found in the log: the answer is exact at
+every moment, and a run is visible as soon as its part is published.
 
-Compaction leaves ``_compacted-<id>.json`` markers in a partition naming the
-merged file and the files it replaces; the index hides replaced files once the
-merged file exists, so no query double-counts or misses a row. Each new file's
-Parquet footer is read once (row count for totals, and a health check): a file
-that cannot be read is reported, never silently skipped.
+Rollups (``warehouse.rollup``) live in the side folders and are re-listed when the
+tenant's generation object changes (compaction bumps it after its commit); a
+rollup is used only while its part is live. ``as_of`` pins the index to a past
+version of the log (a number or a time): no pending files, no refresh.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import threading
 import time
+from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import Any
 
-import pyarrow.parquet as pq
-
-from invlog.lake import Lake, validate_tenant
-from invlog.lake.layout import COMPACTED_PREFIX, generation_path, side_path
+from invlog.lake import Lake, convert, delta, pending, validate_tenant
+from invlog.lake.delta import FileEntry
+from invlog.lake.layout import generation_path, side_path
+from warehouse.errors import LakeNotConverted
+from warehouse.rollup import PREFIX as ROLLUP_PREFIX
 from warehouse.rollup import rollup_name
 
 
@@ -33,110 +37,135 @@ from warehouse.rollup import rollup_name
 class Partition:
     files: dict[str, int] = field(default_factory=dict)  # live part name -> rows
     bad: list[str] = field(default_factory=list)
-    rollups: dict[str, str] = field(default_factory=dict)  # live part name -> its readable rollup
+    rollups: dict[str, str] = field(default_factory=dict)  # live part name -> its rollup (path from the root)
 
 
 @dataclass
 class TenantIndex:
     parts: dict[tuple[str, dt.date], Partition] = field(default_factory=dict)
-    refreshed: float = float("-inf")  # monotonic time starts near 0 at boot: never "fresh" at first
+    built_for: tuple = ()
     generation: str | None = None
+    rollups: set[str] = field(default_factory=set)  # rollup paths from the root
+
+
+@dataclass
+class _Table:
+    dtab: Any = None
+    version: int = -1
+    # tenant -> date -> name -> rows
+    files: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)
 
 
 class PartIndex:
-    def __init__(self, lake: Lake, refresh_interval: float = 2.0):
-        self.lake, self.refresh_interval = lake, refresh_interval
+    def __init__(self, lake: Lake, refresh_interval: float = 2.0, as_of: int | dt.datetime | None = None):
+        self.lake, self.refresh_interval, self.as_of = lake, refresh_interval, as_of
+        self._tables = {t: _Table() for t in delta.NAMES}
+        self._pending: dict[str, list[FileEntry]] = {}
         self._tenants: dict[str, TenantIndex] = {}
-        self._rows: dict[str, int | None] = {}  # full path -> rows (None: unreadable); files are immutable
-        self._markers: dict[str, dict] = {}
+        self._refreshed = float("-inf")
         self._lock = threading.Lock()
+        if as_of is not None:
+            for name, t in self._tables.items():
+                t.dtab = delta.open_table(lake, name, as_of)
+                if t.dtab is not None:
+                    self._load(t)
 
-    def _ls(self, rel: str) -> list[tuple[str, str]]:
-        """(name, type) of the entries of a folder; empty if it does not exist."""
-        try:
-            entries = self.lake.fs.ls(self.lake.path(rel), detail=True)
-        except FileNotFoundError:
-            return []
-        return [(e["name"].rstrip("/").rsplit("/", 1)[-1], e["type"]) for e in entries]
+    # ---- the log and the pending records --------------------------------
+    def _load(self, t: _Table) -> None:
+        files: dict[str, dict[str, dict[str, int]]] = defaultdict(lambda: defaultdict(dict))
+        live = delta.live_entries(t.dtab)
+        for path, rows, tenant, date in zip(live.column("path").to_pylist(), live.column("num_records").to_pylist(),
+                                            live.column("tenant").to_pylist(), live.column("date").to_pylist(),
+                                            strict=True):
+            files[tenant][date][path.rsplit("/", 1)[-1]] = rows or 0
+        t.files = {k: dict(v) for k, v in files.items()}
+        t.version = t.dtab.version()
 
-    def _footer_rows(self, path: str) -> int | None:
-        if path not in self._rows:
+    def _refresh(self) -> None:
+        if self.as_of is not None:
+            return
+        ids = pending.ids(self.lake)  # before the log: a record committed meanwhile is then in the log
+        live = set(ids)
+        for rid in list(self._pending):
+            if rid not in live:
+                del self._pending[rid]
+        for rid in ids:
+            if rid not in self._pending:
+                got = pending.read(self.lake, rid)
+                if got is not None:  # None: committed and deleted since the listing (it is in the log)
+                    self._pending[rid] = got
+        for name, t in self._tables.items():
+            if t.dtab is None:
+                t.dtab = delta.open_table(self.lake, name)
+                if t.dtab is None and self._legacy(name):
+                    try:  # a lake written before the log: convert on first use
+                        convert.convert(self.lake, name)
+                    except Exception as exc:
+                        raise LakeNotConverted(f"{self.lake.url}: the {name} table has part files but no Delta "
+                                               f"log, and converting it failed ({type(exc).__name__}: {exc}); "
+                                               "run `python -m warehouse migrate`") from exc
+                    t.dtab = delta.open_table(self.lake, name)
+                if t.dtab is None:
+                    continue
+            else:
+                t.dtab.update_incremental()
+            if t.dtab.version() != t.version:
+                self._load(t)
+        self._refreshed = time.monotonic()
+
+    def _legacy(self, table: str) -> bool:
+        """Whether the table's folders hold part files that no pending record names (an older lake)."""
+        named = {e.path for entries in self._pending.values() for e in entries if e.table == table}
+        return any(f"tenant={t}/date={d}/{n}" not in named for t, d, n in convert.plain_files(self.lake, table))
+
+    def _ensure_fresh(self, force: bool) -> None:
+        if force or time.monotonic() - self._refreshed >= self.refresh_interval:
+            self._refresh()
+
+    def _build(self, tenant: str, idx: TenantIndex) -> None:
+        key = (self._tables["invocations"].version, self._tables["rounds"].version, tuple(sorted(self._pending)))
+        gen = None
+        if self.as_of is None:
             try:
-                with self.lake.fs.open(path, "rb") as f:
-                    self._rows[path] = pq.ParquetFile(f).metadata.num_rows
-            except Exception:
-                self._rows[path] = None
-        return self._rows[path]
-
-    def _list_partition(self, table: str, tenant: str, date: dt.date) -> Partition:
-        rel = f"{table}/tenant={tenant}/date={date.isoformat()}"
-        names = [n for n, t in self._ls(rel) if t == "file"]
-        side = side_path(rel)
-        side_names = {n for n, t in self._ls(side) if t == "file"}
-        hidden: set[str] = set()
-        # markers in the side folder, and (lakes written before they moved) in the data folder
-        for folder, pool in ((side, sorted(side_names)), (rel, names)):
-            for n in pool:
-                if not (n.startswith(COMPACTED_PREFIX) and n.endswith(".json")):
-                    continue
-                path = self.lake.path(f"{folder}/{n}")
-                if path not in self._markers:
-                    try:
-                        self._markers[path] = json.loads(self.lake.read(f"{folder}/{n}"))
-                    except Exception:
-                        self._markers[path] = {}
-                m = self._markers[path]
-                if m.get("merged") in names:  # the merged file is published: it replaces the others
-                    hidden.update(m.get("replaces", []))
-        part = Partition()
-        for n in sorted(names):
-            if n.endswith(".parquet") and not n.startswith((".", "_")) and n not in hidden:
-                path = self.lake.path(f"{rel}/{n}")
-                rows = self._footer_rows(path)
-                if rows is None:
-                    part.bad.append(self.lake.uri(f"{rel}/{n}"))
-                else:
-                    part.files[n] = rows
-                    r = rollup_name(n)
-                    # an unreadable rollup is ignored (the part is read raw), never an error
-                    if r in side_names and self._footer_rows(self.lake.path(f"{side}/{r}")) is not None:
-                        part.rollups[n] = f"{side}/{r}"
-        return part
-
-    def _refresh(self, tenant: str, idx: TenantIndex, force: bool) -> None:
-        try:
-            gen = self.lake.read(generation_path(tenant)).decode()
-        except (FileNotFoundError, OSError):
-            gen = None
-        full = force or gen != idx.generation
-        recent = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
-        seen: set[tuple[str, dt.date]] = set()
-        for table in ("invocations", "rounds"):
-            for name, kind in self._ls(f"{table}/tenant={tenant}"):
-                if kind != "directory" or not name.startswith("date="):
-                    continue
-                try:
-                    date = dt.date.fromisoformat(name[5:])
-                except ValueError:
-                    continue
-                key = (table, date)
-                seen.add(key)
-                if full or key not in idx.parts or date >= recent:
-                    idx.parts[key] = self._list_partition(table, tenant, date)
-        for key in list(idx.parts):
-            if key not in seen:
-                del idx.parts[key]
-        idx.generation = gen
-        idx.refreshed = time.monotonic()
+                gen = self.lake.read(generation_path(tenant)).decode()
+            except (FileNotFoundError, OSError):
+                gen = None
+        if idx.built_for == key and gen == idx.generation and idx.built_for:
+            return
+        if gen != idx.generation or not idx.built_for:
+            idx.rollups = set()
+            for table_rel in (f"invocations/tenant={tenant}",):
+                for p in self.lake.find(side_path(table_rel)):
+                    if p.rsplit("/", 1)[-1].startswith(ROLLUP_PREFIX):
+                        idx.rollups.add(p)
+        parts: dict[tuple[str, dt.date], Partition] = {}
+        for name, t in self._tables.items():
+            for date, files in t.files.get(tenant, {}).items():
+                parts.setdefault((name, dt.date.fromisoformat(date)), Partition()).files.update(files)
+        for entries in self._pending.values():
+            for e in entries:
+                if e.tenant == tenant:
+                    part = parts.setdefault((e.table, dt.date.fromisoformat(e.date)), Partition())
+                    part.files.setdefault(e.path.rsplit("/", 1)[-1], e.rows)
+        for (name, date), part in parts.items():
+            if name != "invocations":
+                continue
+            side = side_path(f"invocations/tenant={tenant}/date={date.isoformat()}")
+            for n in part.files:
+                r = f"{side}/{rollup_name(n)}"
+                if r in idx.rollups:
+                    part.rollups[n] = r
+        idx.parts, idx.built_for, idx.generation = parts, key, gen
 
     def tenant(self, tenant: str, *, force: bool = False) -> TenantIndex:
         validate_tenant(tenant)
         with self._lock:
+            self._ensure_fresh(force)
             idx = self._tenants.setdefault(tenant, TenantIndex())
-            if force or time.monotonic() - idx.refreshed >= self.refresh_interval:
-                self._refresh(tenant, idx, force)
+            self._build(tenant, idx)
             return idx
 
+    # ---- what queries ask -------------------------------------------------
     def files(self, table: str, tenant: str, start: dt.date | None = None,
               end: dt.date | None = None) -> tuple[list[str], list[str], int]:
         """(paths for DuckDB, unreadable files, rows) of a tenant's partitions in [start, end]."""
@@ -154,20 +183,36 @@ class PartIndex:
                 continue
             rel = f"{table}/tenant={tenant}/date={date.isoformat()}"
             use = whole is not None and whole[0] <= date <= whole[1]
-            for n, r in part.files.items():
+            for n, r in sorted(part.files.items()):
                 if use and n in part.rollups:
-                    rollups.append(self.lake.uri(part.rollups[n]))  # a path from the lake root
+                    rollups.append(self.lake.uri(part.rollups[n]))
                 else:
                     paths.append(self.lake.uri(f"{rel}/{n}"))
                 rows += r
             bad.extend(part.bad)
         return paths, rollups, bad, rows
 
+    def live(self, table: str, tenant: str | None = None) -> list[tuple[str, str, str]]:
+        """(tenant, date, name) of every live file of the table (log and pending), optionally one tenant's."""
+        with self._lock:
+            self._ensure_fresh(False)
+            out = {(te, d, n) for te, dates in self._tables[table].files.items() if tenant in (None, te)
+                   for d, names in dates.items() for n in names}
+            for entries in self._pending.values():
+                out.update((e.tenant, e.date, e.path.rsplit("/", 1)[-1]) for e in entries
+                           if e.table == table and tenant in (None, e.tenant))
+        return sorted(out)
+
     def tenants(self) -> list[str]:
-        return sorted(n[7:] for n, kind in self._ls("invocations") if kind == "directory" and n.startswith("tenant="))
+        with self._lock:
+            self._ensure_fresh(False)
+            found = set(self._tables["invocations"].files)
+            found.update(e.tenant for entries in self._pending.values() for e in entries if e.table == "invocations")
+        return sorted(found)
 
     def invalidate(self, tenant: str | None = None) -> None:
         with self._lock:
+            self._refreshed = float("-inf")
             if tenant is None:
                 self._tenants.clear()
             else:

@@ -40,6 +40,7 @@ class Lake:
 
     def __init__(self, lake: str | os.PathLike[str] | None = None, storage_options: dict[str, Any] | None = None):
         self.url = resolve_lake_url(lake)
+        self.storage_options = dict(storage_options or {})
         self.is_local = "://" not in self.url
         if self.is_local:
             self.fs = fsspec.filesystem("file")
@@ -75,8 +76,11 @@ class Lake:
         """A URI for a user to read (``s3://...`` on S3, an absolute path locally)."""
         return self.path(rel) if self.is_local else f"{self.url}/{rel}"
 
-    def put(self, rel: str, data: bytes) -> None:
-        """Publish ``data`` at ``rel`` so that no reader ever sees a partial file."""
+    def put(self, rel: str, data: bytes, *, sha256: str | None = None) -> None:
+        """Publish ``data`` at ``rel`` so that no reader ever sees a partial file.
+
+        On S3, ``sha256`` (the hex digest of ``data``) is sent as the object's checksum, so the
+        service rejects an upload damaged on the way and keeps the digest with the object."""
         full = self.path(rel)
         if self.is_local:
             folder, name = os.path.split(full)
@@ -95,6 +99,11 @@ class Lake:
                     pass
                 raise
             _fsync_dir(folder)
+        elif sha256 is not None:
+            import base64
+
+            self.fs.pipe_file(full, data, ChecksumAlgorithm="SHA256",
+                              ChecksumSHA256=base64.b64encode(bytes.fromhex(sha256)).decode())
         else:
             self.fs.pipe_file(full, data)
 

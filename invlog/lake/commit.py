@@ -1,0 +1,110 @@
+"""The committer: pending records -> one Delta transaction per table.
+
+``commit_records`` registers the files of the given pending records in the log
+(rounds first, so a committed invocation always has its rounds), after writing
+their checksums to the tenants' manifests, and then deletes the records. Before
+committing it drops what must not be added: records that vanished (another
+committer took them), files that no longer exist (retention or tenant deletion
+removed them) and files that a compaction marker says were merged (a stale
+record). A table that does not exist yet is created, converting the plain parts
+an older version left (``invlog.lake.convert``). On a commit failure the records
+stay pending, and the files stay visible to readers: nothing is lost.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from invlog.lake import checksums, delta, markers, pending
+from invlog.lake.delta import CommitError, FileEntry
+from invlog.lake.layout import new_part_id
+from invlog.lake.storage import Lake
+
+STALE_SECONDS = 300.0  # a record this old belongs to a recorder that died (recorders commit every minute)
+
+
+@dataclass
+class CommitResult:
+    records: int = 0
+    files: int = 0
+    skipped: int = 0  # files dropped: gone, merged, or already taken
+    errors: list[str] = field(default_factory=list)
+
+
+def _names_in(lake: Lake, folder: str) -> set[str]:
+    try:
+        return {p.rstrip("/").rsplit("/", 1)[-1] for p in lake.fs.ls(lake.path(folder), detail=False)}
+    except FileNotFoundError:
+        return set()
+
+
+def usable(lake: Lake, entries: Iterable[FileEntry]) -> tuple[list[FileEntry], int]:
+    """The entries whose files exist and were not merged away; and how many were dropped."""
+    by_part: dict[str, list[FileEntry]] = defaultdict(list)
+    for e in entries:
+        by_part[e.rel.rsplit("/", 1)[0]].append(e)
+    keep, dropped = [], 0
+    for folder, group in by_part.items():
+        present = _names_in(lake, folder)
+        merged = markers.replaced(lake, folder)
+        for e in group:
+            name = e.path.rsplit("/", 1)[-1]
+            if name in present and name not in merged:
+                keep.append(e)
+            else:
+                dropped += 1
+    return keep, dropped
+
+
+def commit_records(lake: Lake, record_ids: Sequence[str], *, attempts: int = 8) -> CommitResult:
+    """Commit the files of ``record_ids``; raises ``CommitError`` (records kept) when the log refuses."""
+    from invlog.lake import convert
+
+    res = CommitResult()
+    live = set(pending.ids(lake))
+    entries: list[FileEntry] = []
+    taken: list[str] = []
+    for rid in record_ids:
+        got = pending.read(lake, rid) if rid in live else None
+        if got is None:  # committed by someone else meanwhile
+            continue
+        entries.extend(got)
+        taken.append(rid)
+    if not taken:
+        return res
+    keep, res.skipped = usable(lake, entries)
+    by_tenant: dict[str, dict[str, str]] = defaultdict(dict)
+    for e in keep:
+        by_tenant[e.tenant][e.rel] = e.sha256
+    manifest = new_part_id()
+    for tenant, digests in sorted(by_tenant.items()):
+        checksums.write(lake, tenant, manifest, digests)
+    for table in ("rounds", "invocations"):
+        adds = [e for e in keep if e.table == table]
+        if not adds:
+            continue
+        if not delta.exists(lake, table):
+            convert.convert(lake, table)
+        delta.commit(lake, table, adds, attempts=attempts)
+    for rid in taken:
+        pending.delete(lake, rid)
+    res.records, res.files = len(taken), len(keep)
+    return res
+
+
+def commit_pending(lake: Lake, *, older_than: float = STALE_SECONDS, attempts: int = 8) -> CommitResult:
+    """Commit every pending record at least ``older_than`` seconds old (0: all of them)."""
+    todo = [rid for rid in pending.ids(lake) if pending.age_seconds(rid) >= older_than]
+    res = CommitResult()
+    for i in range(0, len(todo), 500):  # bounded transactions on a large backlog
+        try:
+            r = commit_records(lake, todo[i:i + 500], attempts=attempts)
+        except CommitError as exc:
+            res.errors.append(str(exc))
+            continue
+        res.records += r.records
+        res.files += r.files
+        res.skipped += r.skipped
+    return res

@@ -1,0 +1,104 @@
+"""Converting a lake of plain part files (written before the Delta log) into Delta tables.
+
+``convert`` lists the table's partitions, takes each partition's live part files
+(a file replaced by a compaction marker whose merged file exists is left out, as
+readers of that version did; a file a pending record names is left to its
+committer), reads each file once for its SHA-256, row count and statistics,
+records the digests and creates the table's first version with one add action
+per file. It never rewrites or moves a data file. It is idempotent (a
+table that exists is left alone) and safe while new recorders write: their parts
+carry pending records and are committed by their own committer. Parts written
+after the listing by a recorder of the older version carry no record; ``convert``
+reports how many plain files it left unregistered on a later run (``unregistered``).
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from collections import defaultdict
+from collections.abc import Callable
+
+import pyarrow.parquet as pq
+
+from invlog.lake import checksums, delta, markers, pending
+from invlog.lake.delta import FileEntry
+from invlog.lake.layout import new_part_id
+from invlog.lake.storage import Lake
+
+
+def _dirs(lake: Lake, rel: str, prefix: str) -> list[str]:
+    try:
+        entries = lake.fs.ls(lake.path(rel), detail=True)
+    except FileNotFoundError:
+        return []
+    return sorted(e["name"].rstrip("/").rsplit("/", 1)[-1][len(prefix):] for e in entries
+                  if e["type"] == "directory" and e["name"].rstrip("/").rsplit("/", 1)[-1].startswith(prefix))
+
+
+def plain_files(lake: Lake, table: str) -> list[tuple[str, str, str]]:
+    """(tenant, date, name) of every live plain part file of the table's folders."""
+    out = []
+    for tenant in _dirs(lake, table, "tenant="):
+        for date in _dirs(lake, f"{table}/tenant={tenant}", "date="):
+            rel = f"{table}/tenant={tenant}/date={date}"
+            try:
+                names = {p.rstrip("/").rsplit("/", 1)[-1] for p in lake.fs.ls(lake.path(rel), detail=False)}
+            except FileNotFoundError:
+                continue
+            hidden = {r for _, _, m in markers.read(lake, rel) if m.get("merged") in names
+                      for r in m.get("replaces", [])}
+            out.extend((tenant, date, n) for n in sorted(names)
+                       if n.endswith(".parquet") and not n.startswith((".", "_")) and n not in hidden)
+    return out
+
+
+def entry_for(lake: Lake, table: str, tenant: str, date: str, name: str) -> FileEntry:
+    """The file entry of an existing part file, read back from storage.
+
+    A file that cannot be read is still registered, without statistics (so no engine trusts a
+    row count for it): queries then name it, and ``verify`` reports it, as before conversion.
+    """
+    rel = f"{table}/tenant={tenant}/date={date}/{name}"
+    data = lake.read(rel)
+    try:
+        pf = pq.ParquetFile(io.BytesIO(data))
+        part = pf.read(columns=[c for c in delta.STATS_COLUMNS[table] if c in pf.schema_arrow.names])
+        rows, stats = pf.metadata.num_rows, delta.file_stats(table, part)
+    except Exception:
+        rows, stats = 0, "{}"
+    return FileEntry(table, rel.split("/", 1)[1], tenant, date, len(data), rows, int(time.time() * 1000),
+                     checksums.sha256(data), stats)
+
+
+def convert(lake: Lake, table: str, *, progress: Callable[[int, int], None] | None = None) -> int:
+    """Create the Delta table over the existing plain parts; returns files registered (0: it existed)."""
+    if delta.exists(lake, table):
+        return 0
+    named = {e.path for rid in pending.ids(lake) for e in pending.read(lake, rid) or [] if e.table == table}
+    files = [f for f in plain_files(lake, table) if f"tenant={f[0]}/date={f[1]}/{f[2]}" not in named]
+    entries = []
+    for i, (tenant, date, name) in enumerate(files):
+        entries.append(entry_for(lake, table, tenant, date, name))
+        if progress:
+            progress(i + 1, len(files))
+    by_tenant: dict[str, dict[str, str]] = defaultdict(dict)
+    for e in entries:
+        by_tenant[e.tenant][e.rel] = e.sha256
+    manifest = new_part_id()
+    for tenant, digests in sorted(by_tenant.items()):
+        checksums.write(lake, tenant, manifest, digests)
+    delta.commit(lake, table, entries, operation="convert")
+    return len(entries)
+
+
+def unregistered(lake: Lake, table: str) -> list[str]:
+    """Plain part files in the table's folders that neither the log nor a pending record names."""
+    dtab = delta.open_table(lake, table)
+    if dtab is None:
+        return [f"{table}/tenant={t}/date={d}/{n}" for t, d, n in plain_files(lake, table)]
+    known = set(delta.live_entries(dtab).column("path").to_pylist())
+    for rid in pending.ids(lake):
+        known.update(e.path for e in pending.read(lake, rid) or [] if e.table == table)
+    return [f"{table}/tenant={t}/date={d}/{n}" for t, d, n in plain_files(lake, table)
+            if f"tenant={t}/date={d}/{n}" not in known]
