@@ -121,7 +121,7 @@ def test_readers_stay_exact_while_recorders_write_and_maintenance_is_killed(make
     assert rec.commit()
     lake = rec.lake
     uri = delta.table_uri(lake, "invocations")
-    files_before = len(DeltaTable(uri).file_uris())
+    files_before = len([f for f in DeltaTable(uri).file_uris() if "/tenant=acme/" in f])
     stop = threading.Event()
     wrong: list[str] = []
     reads = Counter()
@@ -204,10 +204,10 @@ def test_readers_stay_exact_while_recorders_write_and_maintenance_is_killed(make
         stop.set()
         for t in threads:
             t.join()
-    files = len(DeltaTable(uri).file_uris())
+    files = len([f for f in DeltaTable(uri).file_uris() if "/tenant=acme/" in f])
     print(f"reads={dict(reads)} failures={dict(failures)} kills={kills} wrong={len(wrong)} files_now={files}")
     assert not wrong, wrong[:5]
-    assert files < files_before - 100  # the compactions did merge (the killed ones undone or finished)
+    assert files_before == 160 and files < 80  # the compactions did merge (killed ones left for later)
     assert kills >= 3 and all(reads[w] >= 5 for w in ("deltalake", "polars", "duckdb", "warehouse"))
     assert sum(failures.values()) <= sum(reads.values()) // 4  # errors are rare, and never wrong answers
     final = Warehouse(lake.url, refresh_interval=0)
