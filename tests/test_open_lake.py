@@ -25,7 +25,7 @@ def _record(rec, tenant, n, when=DAY):
 
 
 def _plain_counts(lake_root: str) -> tuple[dict, dict]:
-    glob = f"{lake_root}/invocations/**/*.parquet"
+    glob = f"{lake_root}/invocations/tenant=*/date=*/*.parquet"
     con = duckdb.connect()
     rows = con.execute(f"select tenant, count(*) from read_parquet('{glob}', hive_partitioning = true, "
                        "hive_types = {'tenant': VARCHAR}) group by tenant").fetchall()
