@@ -5,7 +5,7 @@
 Tenant sizes are skewed (Zipf-like: tenant k gets weight 1/(k+1)^1.1), rounds per
 invocation 1-5 (about 3 on average), token counts drawn from the Azure LLM trace
 sample, short texts so that 10 million invocations stay a few GB. One part file per
-partition and table (a compacted lake); ``--fragment N`` splits the largest tenant's
+partition and table (a compacted lake), registered in the two Delta tables; ``--fragment N`` splits the largest tenant's
 last 30 days into N files per partition instead (a fragmented lake). Costs use the
 gpt-4o / gpt-4o-mini prices, as exact decimals. Takes a few minutes for 10 million.
 """
@@ -21,7 +21,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from invlog.lake import INVOCATIONS, ROUNDS, file_schema
+from invlog.lake import INVOCATIONS, ROUNDS, Lake, conform, convert, file_schema
 from recorder.encode import picos_to_decimal
 from recorder.providers.offline import _trace
 from warehouse.compact import ROW_GROUP
@@ -106,8 +106,9 @@ def partition_tables(rng: np.random.Generator, tenant: str, day: dt.date, n: int
         "request_params": pa.array(['{"temperature":0}'] * nr), "raw_usage": pa.nulls(nr, pa.string()),
         "truncated": pa.nulls(nr, pa.string()), "schema_version": pa.array(np.ones(nr, np.int16)),
     }
-    return (pa.Table.from_pydict(inv, schema=file_schema(INVOCATIONS)),
-            pa.Table.from_pydict(rnd, schema=file_schema(ROUNDS)))
+    # conform: the billed-unit columns of schema version 2 are null here, as in a v1 part
+    return conform(pa.Table.from_pydict(inv), file_schema(INVOCATIONS)), conform(pa.Table.from_pydict(rnd),
+                                                                                  file_schema(ROUNDS))
 
 
 def write_parts(out: str, table: str, tenant: str, day: dt.date, t: pa.Table, pieces: int) -> None:
@@ -150,8 +151,16 @@ def main() -> None:
                 total_inv += inv.num_rows
                 total_rounds += rnd.num_rows
                 bar.update(1)
-    print(f"wrote {total_inv:,} invocations and {total_rounds:,} rounds in {time.perf_counter() - t0:.0f} s "
-          f"to {args.out}")
+    t1 = time.perf_counter()
+    lake = Lake(args.out)
+    for table in ("invocations", "rounds"):  # the Delta log over the files, as `python -m warehouse migrate`
+        with tqdm(desc=f"registering {table}", unit="file") as bar:
+            def step(done: int, total: int, bar: tqdm = bar) -> None:
+                bar.total = total
+                bar.update(done - bar.n)
+            convert.convert(lake, table, progress=step)
+    print(f"wrote {total_inv:,} invocations and {total_rounds:,} rounds in {t1 - t0:.0f} s, registered them in "
+          f"the Delta tables in {time.perf_counter() - t1:.0f} s, to {args.out}")
 
 
 if __name__ == "__main__":
