@@ -64,13 +64,13 @@ def run(writers: int, seconds: float, batch: int) -> tuple[float, float, float, 
     inv, rnd = _tables()
     lake = Lake(root)
     commit_records(lake, [parts.publish(lake, new_part_id(), [inv], [rnd])[3]])  # the tables exist
-    ctx = mp.get_context("fork")
+    ctx = mp.get_context("spawn")  # not fork: delta-rs's runtime threads do not survive a fork
     out = ctx.Queue()
-    start_at = time.time() + 1.0 + writers * 0.05
+    start_at = time.time() + 3.0 + writers * 0.3  # every process started and warm before the clock
     procs = [ctx.Process(target=_writer, args=(root, seconds, batch, start_at, out)) for _ in range(writers)]
     for p in procs:
         p.start()
-    results = [out.get() for _ in procs]
+    results = [out.get(timeout=seconds + 120) for _ in procs]
     for p in procs:
         p.join()
     commits = sum(r[0] for r in results)

@@ -7,7 +7,9 @@ pending records it published and commits them together at most once per
 ``interval`` (default 60 s) and once more at shutdown. A failed commit keeps the
 ids for the next attempt, and a record this process never commits (it was killed)
 is committed by the next maintenance pass: the files stay visible to readers
-through their pending records all the while, so nothing is lost or hidden.
+through their pending records all the while, so nothing is lost or hidden. A
+process forked after its parent used delta-rs cannot use it (tokio's runtime does
+not survive a fork), so there the commit runs in a short-lived subprocess.
 """
 
 from __future__ import annotations
@@ -15,9 +17,8 @@ from __future__ import annotations
 import threading
 import time
 
-from invlog.lake import Lake
-from invlog.lake.commit import commit_records
-from invlog.lake.delta import CommitError
+from invlog.lake import Lake, delta
+from invlog.lake.commit import commit_records, commit_records_in_subprocess
 
 
 class Committer:
@@ -51,10 +52,15 @@ class Committer:
         if not ids:
             return True
         try:
-            res = commit_records(self.lake, ids, attempts=attempts)
-        except (CommitError, OSError) as exc:
+            if delta.usable_here():
+                res = commit_records(self.lake, ids, attempts=attempts)
+            else:  # forked after the parent used delta-rs: its runtime is unusable in this process
+                res = commit_records_in_subprocess(self.lake, ids)
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as exc:  # delta-rs panics surface as pyo3's PanicException (a BaseException)
             self.errors += 1
-            self.last_error = f"{type(exc).__name__}: {exc}"
+            self.last_error = f"{type(exc).__name__}: {str(exc)[:300]}"
             return False
         with self._lock:
             done = set(ids)

@@ -6,7 +6,8 @@ queued or every ``spool_interval`` seconds, encodes the batch, and appends it to
 the spool with one write and one fsync (group commit). Every ``publish_interval``
 seconds (or on ``flush``/``shutdown``, or when a segment is full) it seals the
 segment, and a second thread, the publisher, writes sealed segments as part files
-and deletes them. On start it replays the orphan segments that a dead process
+and deletes them; its committer (``recorder.committer``) registers the published
+parts in the Delta log about once a minute and at shutdown. On start it replays the orphan segments that a dead process
 left. Nothing here raises into the agent: storage down, disk full or a bug are
 logged (rate-limited) and counted, the spool holds the backlog, and publication is
 retried with exponential backoff.

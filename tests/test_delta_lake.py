@@ -305,3 +305,44 @@ def test_plain_parquet_readers_of_the_folder_are_exact_outside_a_compaction_wind
     assert all(p.endswith(".parquet") and not p.rsplit("/", 1)[1].startswith("_")
                for p in rec.lake.find("invocations/tenant=12"))  # data files only in data folders
     assert sum(pq.read_metadata(rec.lake.path(p)).num_rows for p in rec.lake.find("rounds/tenant=12")) == 3
+
+
+def test_the_unfiltered_invocation_count_comes_from_the_log_and_equals_the_scan(make_recorder):
+    rec = make_recorder()
+    record(rec, "acme", 4)
+    record(rec, "acme", 3, when=DAY + dt.timedelta(days=1, hours=5))
+    assert rec.commit()
+    record(rec, "acme", 2, when=DAY + dt.timedelta(days=1, hours=9))  # and two still pending
+    wh = Warehouse(rec.lake.url, refresh_interval=0)
+    d0, d1 = DAY.date(), DAY.date() + dt.timedelta(days=1)
+    for a, b, want in ((d0, d1, 9), (d0, d0, 4), (d1, d1, 5)):
+        page, from_log = wh.invocations("acme", a, b, limit=2)
+        _, scanned = wh.invocations("acme", a, b, text="", limit=2)  # any filter: counted by the query
+        assert from_log == scanned == want and page.height == 2
+    # a range that is not whole days is counted by the query
+    _, part_day = wh.invocations("acme", DAY, DAY + dt.timedelta(minutes=2))
+    assert part_day == 2
+
+
+def test_a_recorder_forked_after_its_parent_committed_still_commits(make_recorder, tmp_path):
+    """delta-rs's runtime does not survive a fork (it panics): a forked worker commits through a
+    fresh process instead, and its runs reach the log."""
+    rec = make_recorder()
+    record(rec, "acme", 2)
+    assert rec.commit()  # the parent has used delta-rs
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child reports through its exit code
+        code = 1
+        try:
+            from recorder import Recorder
+
+            child = Recorder(lake=rec.lake.url, spool_dir=str(tmp_path / "child-spool"))
+            record(child, "acme", 3, when=DAY + dt.timedelta(hours=2))
+            code = 0 if child.commit() and child.stats()["uncommitted_records"] == 0 else 2
+            child.shutdown()
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert not pending.ids(rec.lake)
+    assert delta_counts(rec.lake)["deltalake"] == {"acme": 5}

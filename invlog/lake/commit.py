@@ -13,6 +13,10 @@ stay pending, and the files stay visible to readers: nothing is lost.
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -108,3 +112,29 @@ def commit_pending(lake: Lake, *, older_than: float = STALE_SECONDS, attempts: i
         res.files += r.files
         res.skipped += r.skipped
     return res
+
+
+def commit_records_in_subprocess(lake: Lake, record_ids: Sequence[str], timeout: float = 120.0) -> CommitResult:
+    """``commit_records`` in a fresh interpreter, for a process forked after its parent used delta-rs
+    (``delta.usable_here()`` is False). The lake's storage options travel on stdin, not argv."""
+    body = json.dumps({"lake": lake.url, "storage_options": lake.storage_options, "ids": list(record_ids)})
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONSTARTUP"}
+    done = subprocess.run([sys.executable, "-m", "invlog.lake.commit"], input=body.encode(), capture_output=True,
+                          timeout=timeout, env=env)
+    if done.returncode != 0:
+        raise CommitError(f"commit in a subprocess failed ({done.returncode}): "
+                          f"{done.stderr.decode(errors='replace')[-500:]}")
+    out = json.loads(done.stdout.decode().strip().splitlines()[-1])
+    return CommitResult(out["records"], out["files"], out["skipped"])
+
+
+def _main() -> int:
+    body = json.loads(sys.stdin.read())
+    lake = Lake(body["lake"], body.get("storage_options") or None)
+    res = commit_records(lake, body["ids"])
+    print(json.dumps({"records": res.records, "files": res.files, "skipped": res.skipped}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_main())

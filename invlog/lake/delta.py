@@ -141,11 +141,27 @@ def _log_names(lake: Lake, table: str) -> list[str]:
         return []
 
 
+_runtime_pid: int | None = None  # the process whose delta-rs runtime (tokio) this interpreter holds
+
+
+def usable_here() -> bool:
+    """False in a process forked after its parent used delta-rs: tokio's runtime does not survive a
+    fork (delta-rs panics), so such a child must commit through a fresh process."""
+    return _runtime_pid in (None, os.getpid())
+
+
+def _mark_runtime() -> None:
+    global _runtime_pid
+    if _runtime_pid is None:
+        _runtime_pid = os.getpid()
+
+
 def open_table(lake: Lake, table: str, version: int | str | dt.datetime | None = None) -> Any | None:
     """The ``DeltaTable`` (at ``version``: a number, or a time), or None when the table does not exist."""
     from deltalake import DeltaTable
     from deltalake.exceptions import TableNotFoundError
 
+    _mark_runtime()
     try:
         dt_ = DeltaTable(table_uri(lake, table), storage_options=storage_options(lake))
     except TableNotFoundError:
@@ -153,6 +169,27 @@ def open_table(lake: Lake, table: str, version: int | str | dt.datetime | None =
     if version is not None:
         dt_.load_as_version(version)
     return dt_
+
+
+_open: dict[str, Any] = {}  # table URI -> DeltaTable, brought up to date before each commit
+
+
+def _latest(lake: Lake, table: str) -> Any | None:
+    """The table at its latest version, reading only the commits since this process last looked."""
+    uri = table_uri(lake, table)
+    dtab = _open.get(uri)
+    if dtab is None:
+        dtab = open_table(lake, table)
+        if dtab is None:
+            return None
+        _open[uri] = dtab
+    else:
+        try:
+            dtab.update_incremental()
+        except Exception:  # the table was replaced or the log is unreadable: open it afresh
+            _open.pop(uri, None)
+            return open_table(lake, table)
+    return dtab
 
 
 def file_stats(table: str, part: pa.Table) -> str:
@@ -224,7 +261,7 @@ def commit(lake: Lake, table: str, adds: Sequence[FileEntry], removes: Sequence[
     last: Exception | None = None
     for attempt in range(attempts):
         try:
-            dtab = open_table(lake, table)
+            dtab = _latest(lake, table)
             if dtab is None:
                 if removes:
                     raise CommitError(f"{table}: cannot remove files from a table that does not exist")
