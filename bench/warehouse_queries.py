@@ -116,7 +116,8 @@ def native(lake: str, today: dt.date, iid: str) -> dict[str, object]:
 def page(q, params: dict, sort: str):
     """The list query and its count, as ``Warehouse.invocations`` runs them."""
     where = sqlfiles.load("invocation_filter")
-    rows_q = q("invocations", {**params, "limit": 50, "offset": 0}, order_by=SORTS[sort], filter=where)
+    rows_q = q("invocations", {**params, "limit": 50, "offset": 0}, order_by=SORTS[sort], filter=where,
+               columns=sqlfiles.load("invocation_columns"))
     count_q = q("invocations_count", params, filter=where)
     return lambda: (rows_q(), count_q())
 

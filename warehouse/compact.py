@@ -49,7 +49,7 @@ from invlog.lake import (
 from invlog.lake.commit import commit_pending
 from invlog.lake.delta import FileEntry, Removal
 from invlog.lake.layout import COMPACTED_PREFIX, bump_generation, side_path
-from warehouse import rollup
+from warehouse import rollup, toplist
 
 TABLE_SCHEMAS = {"invocations": file_schema(INVOCATIONS), "rounds": file_schema(ROUNDS)}
 Step = Callable[[str], None]
@@ -157,6 +157,7 @@ def compact_partition(lake: Lake, table: str, tenant: str, date: dt.date, *, tar
             step("merged")
         if table == "invocations":  # before the commit: a committed compacted part has its rollup
             lake.put(f"{side}/{rollup.rollup_name(merged)}", rollup.build(merged_table))
+            lake.put(f"{side}/{toplist.toplist_name(merged)}", toplist.build(merged_table))
             res.rollups_written += 1
             if step:
                 step("rollup")
@@ -197,7 +198,8 @@ def _abandoned_merges(lake: Lake, rel: str, live: dict[str, int], step: Step | N
         if age < ABANDONED_AFTER:
             busy.update(replaces)
             continue
-        for path in (f"{rel}/{merged}", f"{side}/{rollup.rollup_name(merged)}", f"{side}/{mname}"):
+        for path in (f"{rel}/{merged}", f"{side}/{rollup.rollup_name(merged)}",
+                     f"{side}/{toplist.toplist_name(merged)}", f"{side}/{mname}"):
             try:
                 lake.fs.rm(lake.path(path))
             except FileNotFoundError:
@@ -221,7 +223,7 @@ def add_rollups(lake: Lake, tenant: str, date: dt.date, *, step: Step | None = N
     side_names = _side_names(lake, side_path(rel))
     written = 0
     for n in sorted(live):
-        if rollup.rollup_name(n) in side_names:
+        if rollup.rollup_name(n) in side_names and toplist.toplist_name(n) in side_names:
             continue
         if not n.startswith("c-"):
             with lake.fs.open(lake.path(f"{rel}/{n}"), "rb") as f:
@@ -229,6 +231,8 @@ def add_rollups(lake: Lake, tenant: str, date: dt.date, *, step: Step | None = N
                     continue
         part = pq.read_table(io.BytesIO(lake.read(f"{rel}/{n}")))
         lake.put(f"{side_path(rel)}/{rollup.rollup_name(n)}", rollup.build(part))
+        lake.put(f"{side_path(rel)}/{toplist.toplist_name(n)}", toplist.build(conform(part, TABLE_SCHEMAS[
+            "invocations"])))
         written += 1
         if step:
             step("rollup")
@@ -288,9 +292,10 @@ def cleanup(lake: Lake, table: str, tenant: str, date: dt.date, *, grace_seconds
             lake.fs.rm(lake.path(f"{rel}/{n}"))
         elif n.startswith(rollup.PREFIX):
             lake.fs.rm(lake.path(f"{rel}/{n}"))
-    for n in sorted(side_names):
-        if n.startswith(rollup.PREFIX) and n[len(rollup.PREFIX):] not in live:
-            lake.fs.rm(lake.path(f"{side}/{n}"))
+    for n in sorted(side_names):  # rollups and top lists are only ever used with a live part
+        for prefix in (rollup.PREFIX, toplist.PREFIX):
+            if n.startswith(prefix) and n[len(prefix):] not in live:
+                lake.fs.rm(lake.path(f"{side}/{n}"))
     return deleted
 
 

@@ -24,15 +24,14 @@ import polars as pl
 import pyarrow.parquet as pq
 
 from invlog.lake import INVOCATIONS, ROUNDS, Lake, file_schema, validate_tenant
-from warehouse import rollup, sqlfiles
+from warehouse import rollup, sqlfiles, toplist
 from warehouse.errors import CorruptPartError
 from warehouse.index import PartIndex
+from warehouse.toplist import SORTS
 
 GRAINS = {"hour": "1 hour", "day": "1 day", "week": "1 week", "month": "1 month"}
 SPLITS = {None: "'total'", "agent": "agent", "model": "model", "provider": "provider",
           "user": "coalesce(user_id, '(none)')", "trigger": '"trigger"'}
-SORTS = {"time": "started_at desc", "cost": "cost_usd desc nulls last", "latency": "latency_ms desc",
-         "tokens": "(input_tokens + output_tokens) desc", "oldest": "started_at asc"}
 DIMENSIONS = {"agent": "agent", "model": "model", "user": "coalesce(user_id, '(none)')",
               "day": "cast(started_at as date)", "provider": "provider", "trigger": '"trigger"'}
 HIVE = "hive_partitioning = true, union_by_name = true, hive_types = {'tenant': VARCHAR, 'date': DATE}"
@@ -125,6 +124,9 @@ class Warehouse:
             out[table] = os.path.join(path, "empty.parquet")
         out["rollups"] = os.path.join(folder, "empty-rollup.parquet")
         pq.write_table(rollup.empty(), out["rollups"])
+        out["tops"] = os.path.join(folder, "empty-toplist.parquet")
+        with open(out["tops"], "wb") as f:  # the top list of no rows: its schema, for union by name
+            f.write(toplist.build(file_schema(INVOCATIONS).empty_table()))
         return out
 
     def _cursor(self) -> duckdb.DuckDBPyConnection:
@@ -235,9 +237,20 @@ class Warehouse:
         params = {"tenant": tenant, "inv_files": self._files("invocations", tenant, s, e), "start": s, "end": e,
                   "min_cost": cost, **filters}
         where = sqlfiles.load("invocation_filter")  # one predicate for the page and its count
-        df = self._run("invocations", {**params, "limit": limit, "offset": offset}, order_by=SORTS[sort],
-                       filter=where)
-        if not any(v is not None for v in filters.values()) and cost is None and s.time() == e.time() == dt.time():
+        columns = sqlfiles.load("invocation_columns")
+        unfiltered = not any(v is not None for v in filters.values()) and cost is None
+        whole_days = s.time() == e.time() == dt.time()
+        if unfiltered and whole_days and offset + limit <= toplist.K:  # the parts' top lists hold the page
+            d0, d1 = s.date(), (e - dt.timedelta(microseconds=1)).date()
+            raw, tops = self.index.files_with_tops("invocations", tenant, d0, d1)
+            df = self._run("invocations_top", {"tenant": tenant, "inv_files": [*raw, self._empty["invocations"]],
+                                               "top_files": [*tops, self._empty["tops"]], "start": s, "end": e,
+                                               "limit": limit, "offset": offset},
+                           order_by=SORTS[sort], columns=columns)
+        else:
+            df = self._run("invocations", {**params, "limit": limit, "offset": offset}, order_by=SORTS[sort],
+                           filter=where, columns=columns)
+        if unfiltered and whole_days:
             # whole days, no filter: the count is the partitions' row counts (every row of a day's
             # partition started that day), known from the log without reading a file
             total = self.index.files("invocations", tenant, s.date(), (e - dt.timedelta(microseconds=1)).date())[2]

@@ -31,6 +31,8 @@ from invlog.lake.layout import generation_path, side_path
 from warehouse.errors import LakeNotConverted
 from warehouse.rollup import PREFIX as ROLLUP_PREFIX
 from warehouse.rollup import rollup_name
+from warehouse.toplist import PREFIX as TOP_PREFIX
+from warehouse.toplist import toplist_name
 
 
 @dataclass
@@ -38,6 +40,7 @@ class Partition:
     files: dict[str, int] = field(default_factory=dict)  # live part name -> rows
     bad: list[str] = field(default_factory=list)
     rollups: dict[str, str] = field(default_factory=dict)  # live part name -> its rollup (path from the root)
+    tops: dict[str, str] = field(default_factory=dict)  # live part name -> its top list (path from the root)
 
 
 @dataclass
@@ -45,7 +48,7 @@ class TenantIndex:
     parts: dict[tuple[str, dt.date], Partition] = field(default_factory=dict)
     built_for: tuple = ()
     generation: str | None = None
-    rollups: set[str] = field(default_factory=set)  # rollup paths from the root
+    rollups: set[str] = field(default_factory=set)  # rollup and top list paths from the root
 
 
 @dataclass
@@ -136,7 +139,7 @@ class PartIndex:
             idx.rollups = set()
             for table_rel in (f"invocations/tenant={tenant}",):
                 for p in self.lake.find(side_path(table_rel)):
-                    if p.rsplit("/", 1)[-1].startswith(ROLLUP_PREFIX):
+                    if p.rsplit("/", 1)[-1].startswith((ROLLUP_PREFIX, TOP_PREFIX)):
                         idx.rollups.add(p)
         parts: dict[tuple[str, dt.date], Partition] = {}
         for name, t in self._tables.items():
@@ -155,6 +158,9 @@ class PartIndex:
                 r = f"{side}/{rollup_name(n)}"
                 if r in idx.rollups:
                     part.rollups[n] = r
+                top = f"{side}/{toplist_name(n)}"
+                if top in idx.rollups:
+                    part.tops[n] = top
         idx.parts, idx.built_for, idx.generation = parts, key, gen
 
     def tenant(self, tenant: str, *, force: bool = False) -> TenantIndex:
@@ -191,6 +197,22 @@ class PartIndex:
                 rows += r
             bad.extend(part.bad)
         return paths, rollups, bad, rows
+
+    def files_with_tops(self, table: str, tenant: str, start: dt.date, end: dt.date) -> tuple[list[str], list[str]]:
+        """(raw part paths, top list paths) of a tenant's partitions in [start, end]: a part with a top
+        list gives the list instead (for an unfiltered page over whole days)."""
+        idx = self.tenant(tenant)
+        raw, tops = [], []
+        for (t, date), part in sorted(idx.parts.items()):
+            if t != table or date < start or date > end:
+                continue
+            rel = f"{table}/tenant={tenant}/date={date.isoformat()}"
+            for n in sorted(part.files):
+                if n in part.tops:
+                    tops.append(self.lake.uri(part.tops[n]))
+                else:
+                    raw.append(self.lake.uri(f"{rel}/{n}"))
+        return raw, tops
 
     def live(self, table: str, tenant: str | None = None) -> list[tuple[str, str, str]]:
         """(tenant, date, name) of every live file of the table (log and pending), optionally one tenant's."""
