@@ -132,7 +132,7 @@ class Agent:
         self.prompt = prompt or PromptTemplate(name=name, version="0")
         self.memory_turns = 10 if memory is True else int(memory or 0)
         self.recorder = recorder or default_recorder()
-        self._memory = MemoryStore(self.recorder.lake) if self.memory_turns else None
+        self._memory = MemoryStore(self.recorder.lake, self.recorder.redact_hook) if self.memory_turns else None
         self.max_rounds = max_rounds
         self._lock = threading.Lock()
         self.total_cost_usd = Decimal(0)

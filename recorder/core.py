@@ -157,6 +157,11 @@ class Recorder:
         interpreter exit."""
         return self._flusher.shutdown(timeout)
 
+    @property
+    def redact_hook(self) -> Hook | None:
+        """The ``redact`` hook the recorder applies to every field (session memory applies it too)."""
+        return self._flusher.encoder.hook
+
     def stats(self) -> dict[str, int]:
         """Counters: enqueued, written, dropped, retries, errors, spool backlog, in flight."""
         return self._flusher.stats()

@@ -6,7 +6,11 @@ object under ``<lake>/_memory/tenant=<t>/agent=<a>/session=<s>/<turn-id>.json``
 back from the invocation tables? The next turn needs them at once and exactly,
 while the lake is written asynchronously and compacted; one object per turn is
 durable on both a local folder and S3 (no appends) and is read once per session
-per process, then cached. Failures are logged and never break the run.
+per process, then cached. A turn goes through the same redaction as the tables (the
+recorder's ``redact`` hook, then the built-in masking of credentials) before it is
+stored or cached, so a key a user typed is masked in memory as it is in the
+invocation tables, and the history injected later is what was stored. Failures are
+logged and never break the run.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import threading
 from typing import Any
 
 from invlog.lake import Lake, new_part_id, validate_tenant
+from recorder.redact import redact_value
 
 log = logging.getLogger("invocation_logs")
 
@@ -28,8 +33,8 @@ def _slug(value: str) -> str:
 
 
 class MemoryStore:
-    def __init__(self, lake: Lake):
-        self.lake = lake
+    def __init__(self, lake: Lake, hook: Any = None):
+        self.lake, self.hook = lake, hook
         self._cache: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
         self._lock = threading.Lock()
 
@@ -54,8 +59,16 @@ class MemoryStore:
             self._cache.setdefault(key, turns)
             return list(self._cache[key])
 
+    def _redacted(self, turn: dict[str, Any]) -> dict[str, Any]:
+        out = {}
+        for k, v in turn.items():
+            if self.hook is not None and isinstance(v, str) and k in ("user", "assistant"):
+                v = self.hook("memory_context", v)  # the field the injected turns are recorded in
+            out[k] = redact_value(v)
+        return out
+
     def append(self, tenant: str, agent: str, session: str, turn: dict[str, Any]) -> None:
-        turn = {"id": new_part_id(), **turn}
+        turn = {"id": new_part_id(), **self._redacted(turn)}
         key = (tenant, agent, session)
         self.turns(tenant, agent, session)  # make sure the cache holds what was stored before
         with self._lock:

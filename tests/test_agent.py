@@ -293,3 +293,22 @@ def test_demo_covers_the_product_and_is_idempotent(make_recorder):
     assert sizes["acme"] > sizes["globex"]  # skewed tenant sizes
     again = record_demo(rec, tenants=2, days=3, seed=5, runs_per_day=25, today=today, key="t", progress=False)
     assert again == 0 and rec.flush() and len(rows(rec.lake, "invocations")) == n
+
+
+def test_session_memory_is_redacted_like_the_tables(tmp_path):
+    """A key a user types is masked in the stored memory and in the history injected later, as in the
+    invocation tables; the recorder's own redact hook applies to memory too."""
+    secret = "sk-CANARYmem0123456789abcdefXYZ"
+    rec = Recorder(lake=str(tmp_path / "lake"), spool_dir=str(tmp_path / "spool"),
+                   redact=lambda field, v: v.replace("Ann", "[name]") if isinstance(v, str) else v)
+    bot = Agent("bot", Scripted([text_turn("Noted."), text_turn("Done.")]), "gpt-4o", memory=True, recorder=rec)
+    bot.run(f"Hi, I am Ann, my key is {secret}", tenant="acme", session_id="s-1")
+    second = bot.run("Use it", tenant="acme", session_id="s-1")
+    assert rec.flush()
+    stored = [rec.lake.read(p) for p in rec.lake.find("_memory")]
+    assert stored and not any(secret.encode() in b or b"Ann" in b for b in stored)
+    injected = second.memory_context[0]["content"]
+    assert secret not in injected and "Ann" not in injected and "[name]" in injected
+    inv, _ = trace(rec, second)
+    assert secret not in inv["memory_context"] and "Ann" not in inv["memory_context"]
+    rec.shutdown()
