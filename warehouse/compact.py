@@ -161,7 +161,7 @@ def compact_partition(lake: Lake, table: str, tenant: str, date: dt.date, *, tar
             res.rollups_written += 1
             if step:
                 step("rollup")
-        checksums.write(lake, tenant, cid, {entry.rel: entry.sha256})
+        checksums.record(lake, [entry], cid)
         removes = [Removal(f"tenant={tenant}/date={date.isoformat()}/{n}", tenant, date.isoformat(), live[n])
                    for n in group]
         delta.commit(lake, table, [entry], removes, operation="compact")
@@ -174,7 +174,9 @@ def compact_partition(lake: Lake, table: str, tenant: str, date: dt.date, *, tar
         res.files_written += 1
         res.rows += merged_table.num_rows
         res.details.append(f"{rel}: {len(group)} files -> {merged} ({merged_table.num_rows} rows)")
-    added = add_rollups(lake, tenant, date, step=step) if table == "invocations" else 0
+    if table == "invocations" and res.files_written:  # the merges changed the partition's files
+        live = committed(lake, table, tenant).get((tenant, date.isoformat()), {})
+    added = add_rollups(lake, tenant, date, step=step, live=live) if table == "invocations" else 0
     if added:
         res.rollups_written += added
         bump_generation(lake, tenant)  # readers re-list the rollups
@@ -216,10 +218,13 @@ def _side_names(lake: Lake, folder: str) -> set[str]:
         return set()
 
 
-def add_rollups(lake: Lake, tenant: str, date: dt.date, *, step: Step | None = None) -> int:
-    """Write the rollups that the partition's live large or compacted parts lack; returns how many."""
+def add_rollups(lake: Lake, tenant: str, date: dt.date, *, step: Step | None = None,
+                live: dict[str, int] | None = None) -> int:
+    """Write the rollups (and top lists) that the partition's live large or compacted parts lack;
+    returns how many. ``live``: the partition's committed files, if the caller has them."""
     rel = f"invocations/tenant={tenant}/date={date.isoformat()}"
-    live = committed(lake, "invocations", tenant).get((tenant, date.isoformat()), {})
+    if live is None:
+        live = committed(lake, "invocations", tenant).get((tenant, date.isoformat()), {})
     side_names = _side_names(lake, side_path(rel))
     written = 0
     for n in sorted(live):

@@ -48,6 +48,7 @@ class TenantIndex:
     parts: dict[tuple[str, dt.date], Partition] = field(default_factory=dict)
     built_for: tuple = ()
     generation: str | None = None
+    seen_refresh: int = -1  # the index refresh at which the generation was last read
     rollups: set[str] = field(default_factory=set)  # rollup and top list paths from the root
 
 
@@ -66,6 +67,7 @@ class PartIndex:
         self._pending: dict[str, list[FileEntry]] = {}
         self._tenants: dict[str, TenantIndex] = {}
         self._refreshed = float("-inf")
+        self._refreshes = 0
         self._lock = threading.Lock()
         if as_of is not None:
             for name, t in self._tables.items():
@@ -124,11 +126,13 @@ class PartIndex:
     def _ensure_fresh(self, force: bool) -> None:
         if force or time.monotonic() - self._refreshed >= self.refresh_interval:
             self._refresh()
+            self._refreshes += 1
 
     def _build(self, tenant: str, idx: TenantIndex) -> None:
         key = (self._tables["invocations"].version, self._tables["rounds"].version, tuple(sorted(self._pending)))
-        gen = None
-        if self.as_of is None:
+        gen = idx.generation
+        if self.as_of is None and idx.seen_refresh != self._refreshes:  # once per refresh, not per query
+            idx.seen_refresh = self._refreshes
             try:
                 gen = self.lake.read(generation_path(tenant)).decode()
             except (FileNotFoundError, OSError):

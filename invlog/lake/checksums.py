@@ -15,10 +15,15 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections import defaultdict
 from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
 
-from invlog.lake.layout import validate_tenant
+from invlog.lake.layout import new_part_id, validate_tenant
 from invlog.lake.storage import Lake
+
+if TYPE_CHECKING:
+    from invlog.lake.delta import FileEntry
 
 
 def sha256(data: bytes) -> str:
@@ -28,6 +33,16 @@ def sha256(data: bytes) -> str:
 def folder(tenant: str) -> str:
     validate_tenant(tenant)
     return f"_meta/tenant={tenant}/checksums"
+
+
+def record(lake: Lake, entries: Iterable[FileEntry], manifest_id: str | None = None) -> None:
+    """Write the digests of ``entries`` (data files about to be committed) to their tenants' manifests."""
+    by_tenant: dict[str, dict[str, str]] = defaultdict(dict)
+    for e in entries:
+        by_tenant[e.tenant][e.rel] = e.sha256
+    manifest_id = manifest_id or new_part_id()
+    for tenant, digests in sorted(by_tenant.items()):
+        write(lake, tenant, manifest_id, digests)
 
 
 def write(lake: Lake, tenant: str, manifest_id: str, digests: Mapping[str, str]) -> None:

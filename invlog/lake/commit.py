@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 
 from invlog.lake import checksums, delta, markers, pending
 from invlog.lake.delta import CommitError, FileEntry
-from invlog.lake.layout import new_part_id
 from invlog.lake.storage import Lake
 
 STALE_SECONDS = 300.0  # a record this old belongs to a recorder that died (recorders commit every minute)
@@ -79,12 +78,7 @@ def commit_records(lake: Lake, record_ids: Sequence[str], *, attempts: int = 8) 
     if not taken:
         return res
     keep, res.skipped = usable(lake, entries)
-    by_tenant: dict[str, dict[str, str]] = defaultdict(dict)
-    for e in keep:
-        by_tenant[e.tenant][e.rel] = e.sha256
-    manifest = new_part_id()
-    for tenant, digests in sorted(by_tenant.items()):
-        checksums.write(lake, tenant, manifest, digests)
+    checksums.record(lake, keep)
     for table in ("rounds", "invocations"):
         adds = [e for e in keep if e.table == table]
         if not adds:

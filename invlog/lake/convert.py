@@ -16,14 +16,12 @@ from __future__ import annotations
 
 import io
 import time
-from collections import defaultdict
 from collections.abc import Callable
 
 import pyarrow.parquet as pq
 
 from invlog.lake import checksums, delta, markers, pending
 from invlog.lake.delta import FileEntry
-from invlog.lake.layout import new_part_id
 from invlog.lake.storage import Lake
 
 
@@ -82,12 +80,7 @@ def convert(lake: Lake, table: str, *, progress: Callable[[int, int], None] | No
         entries.append(entry_for(lake, table, tenant, date, name))
         if progress:
             progress(i + 1, len(files))
-    by_tenant: dict[str, dict[str, str]] = defaultdict(dict)
-    for e in entries:
-        by_tenant[e.tenant][e.rel] = e.sha256
-    manifest = new_part_id()
-    for tenant, digests in sorted(by_tenant.items()):
-        checksums.write(lake, tenant, manifest, digests)
+    checksums.record(lake, entries)
     delta.commit(lake, table, entries, operation="convert")
     return len(entries)
 

@@ -130,15 +130,12 @@ def storage_options(lake: Lake) -> dict[str, str] | None:
 
 
 def exists(lake: Lake, table: str) -> bool:
-    return lake.fs.exists(lake.path(f"{table}/_delta_log/00000000000000000000.json")) or bool(
-        _log_names(lake, table))
-
-
-def _log_names(lake: Lake, table: str) -> list[str]:
+    """Whether the table has a log (its first commit may have been cleaned up: any entry counts)."""
     try:
-        return [p.rsplit("/", 1)[-1] for p in lake.fs.ls(lake.path(f"{table}/_delta_log"), detail=False)]
+        return any(p.endswith(".json") or ".checkpoint." in p
+                   for p in lake.fs.ls(lake.path(f"{table}/_delta_log"), detail=False))
     except FileNotFoundError:
-        return []
+        return False
 
 
 _runtime_pid: int | None = None  # the process whose delta-rs runtime (tokio) this interpreter holds

@@ -11,6 +11,7 @@ The lake URL comes from the explicit argument, else ``INVLOG_LAKE``, else
 
 from __future__ import annotations
 
+import base64
 import os
 from typing import Any
 
@@ -100,8 +101,6 @@ class Lake:
                 raise
             _fsync_dir(folder)
         elif sha256 is not None:
-            import base64
-
             self.fs.pipe_file(full, data, ChecksumAlgorithm="SHA256",
                               ChecksumSHA256=base64.b64encode(bytes.fromhex(sha256)).decode())
         else:
