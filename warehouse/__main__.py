@@ -12,7 +12,8 @@ Commands (each takes ``--lake``, default ``INVLOG_LAKE`` or ``./data/lake``):
 * ``delete-tenant T [--dry-run]``: delete everything stored for a tenant, at once.
 * ``report --tenant T --from DATE --to DATE --format csv|parquet|html --out PATH [--restated
   [--prices FILE] [--price-date DATE]] [--as-of TIME|VERSION]``: a spend report, optionally
-  restated, optionally as the lake stood at a past moment.
+  restated, optionally as the lake stood at a past moment. ``--engine spark [--spark-master URL]``
+  runs it on Apache Spark (local mode by default) over the Delta tables (docs/spark.md).
 * ``reprice --tenant T --from DATE --to DATE [--prices FILE] [--price-date DATE] --out PATH``: recorded
   vs restated cost per day and model (CSV, Parquet or HTML by the extension).
 * ``verify [--tenant T] [--quarantine]``: read every part file in full (page checksums); exit 1 naming bad files.
@@ -24,9 +25,14 @@ import argparse
 import datetime as dt
 import os
 import sys
+from typing import TYPE_CHECKING
 
 from invlog.lake import Lake, validate_tenant
 from invlog.process import exit_now
+from warehouse.errors import WarehouseError
+
+if TYPE_CHECKING:
+    from warehouse import Warehouse
 
 FORMATS = ("csv", "parquet", "html")
 
@@ -78,6 +84,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", required=True)
     p.add_argument("--restated", action="store_true", help="recompute every cost from the stored usage")
     p.add_argument("--as-of", help="the lake as it stood at this ISO time (UTC) or Delta version")
+    p.add_argument("--engine", choices=("duckdb", "spark"), default="duckdb",
+                   help="run the report's queries on DuckDB (default) or Apache Spark (docs/spark.md)")
+    p.add_argument("--spark-master", default="local[*]", metavar="URL",
+                   help="the Spark master with --engine spark (default local[*]: this machine)")
     rp = sub.add_parser("reprice", help="recorded vs restated cost per day and model", parents=[common])
     rp.add_argument("--tenant", required=True)
     rp.add_argument("--from", dest="start", type=_date, required=True)
@@ -93,6 +103,9 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except WarehouseError as exc:  # Spark missing or failing, an unreadable part: one line
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     except OSError as exc:  # an unreadable lake, an unwritable --out: one line, not a traceback
         print(f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
         return 1
@@ -153,6 +166,18 @@ def _run(args: argparse.Namespace) -> int:
         return 1 if res.bad else 0
     from warehouse import Warehouse, report
 
+    if getattr(args, "engine", "duckdb") == "spark":
+        from warehouse import spark
+
+        if args.restated:
+            raise ValueError("--restated runs on DuckDB only: drop --engine spark")
+        validate_tenant(args.tenant)
+        print(f"starting Spark ({args.spark_master}) ...", file=sys.stderr, flush=True)
+        session = spark.session(args.spark_master)
+        try:
+            return _spend_report(Warehouse(args.lake, as_of=args.as_of, engine="spark", spark=session), lake, args)
+        finally:
+            session.stop()
     wh = Warehouse(args.lake, as_of=getattr(args, "as_of", None))
     if args.command == "summary":
         tenants = wh.tenants()
@@ -165,11 +190,20 @@ def _run(args: argparse.Namespace) -> int:
                   f"errors 24h {row['errors_24h']:>5,}  cost today {report.money(row['cost_today_usd'])}{unpriced}")
         return 0
     validate_tenant(args.tenant)  # a malformed id is bad input (exit 2), not an unknown tenant
+    if args.command == "reprice":
+        if args.tenant not in wh.tenants():
+            print(f"error: the lake {lake.url} has no tenant {args.tenant!r}", file=sys.stderr)
+            return 1
+        return _reprice(wh, args)
+    return _spend_report(wh, lake, args)
+
+
+def _spend_report(wh: Warehouse, lake: Lake, args: argparse.Namespace) -> int:
+    from warehouse import report
+
     if args.tenant not in wh.tenants():
         print(f"error: the lake {lake.url} has no tenant {args.tenant!r}", file=sys.stderr)
         return 1
-    if args.command == "reprice":
-        return _reprice(wh, args)
     rep = wh.spend_report(args.tenant, args.start, args.end, restated=args.restated, prices=args.prices,
                           price_date=args.price_date)
     if rep.runs == 0:
@@ -186,6 +220,7 @@ def _run(args: argparse.Namespace) -> int:
     with open(args.out, "wb") as f:
         f.write(data)
     what = "restated spend report" if args.restated else "spend report"
+    what += " (on Spark)" if wh.engine == "spark" else ""
     print(f"wrote {args.format} {what} for {args.tenant} ({args.start}..{args.end}): "
           f"total {report.money(rep.total_cost_usd)}, {rep.runs:,} runs -> {args.out}")
     return 0

@@ -97,9 +97,23 @@ class Warehouse:
 
     def __init__(self, lake: str | os.PathLike[str] | Lake | None = None, *,
                  storage_options: dict[str, Any] | None = None, refresh_interval: float = 2.0,
-                 memory_limit: str = "256MB", threads: int = 2, as_of: int | dt.datetime | str | None = None):
+                 memory_limit: str = "256MB", threads: int = 2, as_of: int | dt.datetime | str | None = None,
+                 engine: str = "duckdb", spark: Any = None):
+        """``engine="spark"`` with ``spark=<SparkSession>`` runs the spend report and the cost trend on
+        Spark over the Delta tables (``warehouse.spark``); every other query needs DuckDB."""
+        if engine not in ("duckdb", "spark"):
+            raise ValueError(f"engine: expected 'duckdb' or 'spark', got {engine!r}")
+        if (engine == "spark") != (spark is not None):
+            raise ValueError("engine='spark' takes spark=<SparkSession> (warehouse.spark.session() makes one); "
+                             "spark= is only for engine='spark'")
         self.lake = lake if isinstance(lake, Lake) else Lake(lake, storage_options)
         self.as_of = _as_of(as_of)
+        self.engine = engine
+        self.spark = None
+        if spark is not None:
+            from warehouse.spark import SparkEngine
+
+            self.spark = SparkEngine(spark, self.lake, self.as_of)
         self.index = PartIndex(self.lake, refresh_interval, self.as_of)
         self._con = duckdb.connect(config={"memory_limit": memory_limit, "threads": threads})
         self._con.execute("set TimeZone = 'UTC'")
@@ -135,15 +149,21 @@ class Warehouse:
             cur = self._local.cur = self._con.cursor()
         return cur
 
-    def _files(self, table: str, tenant: str, start: dt.datetime | None, end: dt.datetime | None) -> list[str]:
+    def _files(self, table: str, tenant: str, start: dt.datetime | None, end: dt.datetime | None) -> Any:
         return self._files_and_rollups(table, tenant, start, end, use_rollups=False)[0]
 
     def _files_and_rollups(self, table: str, tenant: str, start: dt.datetime | None, end: dt.datetime | None,
-                           use_rollups: bool = True) -> tuple[list[str], list[str]]:
-        """Part files and rollups for [start, end): a rollup stands in for its part on whole days only."""
+                           use_rollups: bool = True) -> tuple[Any, Any]:
+        """Part files and rollups for [start, end): a rollup stands in for its part on whole days only.
+
+        On Spark: what to scan (the engine takes the files from the Delta log) and no rollups."""
         validate_tenant(tenant)
         d0 = start.date() if start else None
         d1 = (end - dt.timedelta(microseconds=1)).date() if end else None
+        if self.spark is not None:
+            from warehouse.spark import Scan
+
+            return Scan(table, tenant, d0, d1), Scan("rollups", tenant)
         whole = None
         if use_rollups and start and end:
             first = d0 if start.time() == dt.time() else d0 + dt.timedelta(days=1)
@@ -158,8 +178,10 @@ class Warehouse:
 
     def _run(self, name: str, params: dict[str, Any], **slots: str) -> pl.DataFrame:
         sql = sqlfiles.render(name, **slots) if slots else sqlfiles.load(name)
+        if self.spark is not None:
+            return _utc_labels(self.spark.run(name, sql, params))
         try:
-            return self._cursor().sql(sql, params=params).pl()
+            return _utc_labels(self._cursor().sql(sql, params=params).pl())
         except duckdb.IOException as exc:  # a file vanished (compaction cleanup) or is unreadable
             self.index.invalidate(params.get("tenant"))
             raise CorruptPartError(params.get("tenant", "?"), [str(exc).splitlines()[0]]) from exc
@@ -322,6 +344,8 @@ class Warehouse:
         """
         s, e = _range(start, end)
         now = _utc(now) if now else dt.datetime.now(dt.UTC)
+        if restated and self.spark is not None:
+            raise ValueError("restated=True: a restated report runs on DuckDB only (engine='duckdb')")
         if not restated:
             return self._spend_report(tenant, s, e, now, None, None, None)
         month_start = dt.datetime(now.year, now.month, 1, tzinfo=dt.UTC)
@@ -369,6 +393,13 @@ class Warehouse:
             report.notes.append(f"Restated: every cost recomputed from the stored usage with {what}{src}. "
                                 "The recorded costs are unchanged in the lake.")
         return report
+
+
+def _utc_labels(df: pl.DataFrame) -> pl.DataFrame:
+    """Every zoned time labelled "UTC" (DuckDB's date_trunc labels some "Etc/UTC"): one dtype per column
+    whatever the query or the engine."""
+    zoned = [c for c, t in df.schema.items() if isinstance(t, pl.Datetime) and t.time_zone not in (None, "UTC")]
+    return df.with_columns(pl.col(zoned).dt.convert_time_zone("UTC")) if zoned else df
 
 
 def _id_time(invocation_id: str) -> dt.datetime | None:

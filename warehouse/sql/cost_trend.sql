@@ -27,8 +27,11 @@ rolled as (
     group by all
 ),
 src as (
-    select date_trunc($grain, make_timestamp(t_us)::timestamptz) as period, * exclude (t_us)
-    from (select * from raw union all by name select * from rolled)
+    -- explicit columns and a positional union (raw and rolled list them in one order): the
+    -- subset of SQL that Spark shares with DuckDB (warehouse/spark.py transpiles this file)
+    select date_trunc($grain, make_timestamp(t_us)::timestamptz) as period, split, runs, unpriced_runs,
+           cost_usd, input_tokens, output_tokens, cache_read_tokens
+    from (select * from raw union all select * from rolled)
 ),
 periods as (
     select unnest(generate_series(date_trunc($grain, $start::timestamptz), $end::timestamptz - interval 1 microsecond,
