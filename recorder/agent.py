@@ -32,7 +32,6 @@ import orjson
 from recorder.attachments import LLMFile
 from recorder.core import Recorder
 from recorder.invocation import Invocation
-from recorder.memory import MemoryStore
 from recorder.providers.base import Completion, Provider
 
 _default: Recorder | None = None
@@ -132,7 +131,7 @@ class Agent:
         self.prompt = prompt or PromptTemplate(name=name, version="0")
         self.memory_turns = 10 if memory is True else int(memory or 0)
         self.recorder = recorder or default_recorder()
-        self._memory = MemoryStore(self.recorder.lake, self.recorder.redact_hook) if self.memory_turns else None
+        self._memory = self.recorder.memory if self.memory_turns else None
         self.max_rounds = max_rounds
         self._lock = threading.Lock()
         self.total_cost_usd = Decimal(0)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -27,6 +28,7 @@ from invlog.pricing import PriceBook
 from recorder.encode import Encoder
 from recorder.flusher import Flusher
 from recorder.invocation import Invocation
+from recorder.memory import MemoryStore, MemoryWriter
 from recorder.redact import Hook
 from recorder.validate import check_optional_text, check_trigger
 
@@ -110,6 +112,9 @@ class Recorder:
         )
         self._flusher._start()  # replays what an earlier process left in the spool
         self._submit: Callable[[Any], None] = self._flusher.submit
+        self._memory_writer = MemoryWriter(self.lake, self.spool_dir)
+        self.memory = MemoryStore(self.lake, redact, self._memory_writer)
+        """Session memory (``recorder.memory``): shared by this recorder's agents, stored off their thread."""
 
     def invocation(self, *, tenant: str, agent: str, provider: str, model: str, trigger: str = "user",
                    user_id: str | None = None, task_id: str | None = None, session_id: str | None = None,
@@ -142,7 +147,9 @@ class Recorder:
         seconds (default ``flush_timeout``) or if records were dropped since the
         last successful flush; what is spooled is published later.
         """
-        return self._flusher.flush(timeout)
+        deadline = time.monotonic() + (self._flusher.flush_timeout if timeout is None else timeout)
+        ok = self._flusher.flush(timeout)
+        return self._memory_writer.drain(max(0.0, deadline - time.monotonic())) and ok
 
     def commit(self, timeout: float | None = None) -> bool:
         """``flush``, then register what this recorder published in the Delta log now, instead of at
@@ -155,7 +162,9 @@ class Recorder:
     def shutdown(self, timeout: float | None = None) -> bool:
         """Publish what is pending, commit it to the Delta log and stop; idempotent, also run at
         interpreter exit."""
-        return self._flusher.shutdown(timeout)
+        deadline = time.monotonic() + (self._flusher.flush_timeout if timeout is None else timeout)
+        ok = self._flusher.shutdown(timeout)
+        return self._memory_writer.close(max(0.0, deadline - time.monotonic())) and ok
 
     @property
     def redact_hook(self) -> Hook | None:
@@ -164,7 +173,10 @@ class Recorder:
 
     def stats(self) -> dict[str, int]:
         """Counters: enqueued, written, dropped, retries, errors, spool backlog, in flight."""
-        return self._flusher.stats()
+        out = self._flusher.stats()
+        out["memory_pending"] = self._memory_writer.pending()
+        out["memory_errors"] = self._memory_writer.errors
+        return out
 
     def _internal_error(self) -> None:
         self._flusher.counters["internal_errors"] += 1

@@ -9,22 +9,33 @@ durable on both a local folder and S3 (no appends) and is read once per session
 per process, then cached. A turn goes through the same redaction as the tables (the
 recorder's ``redact`` hook, then the built-in masking of credentials) before it is
 stored or cached, so a key a user typed is masked in memory as it is in the
-invocation tables, and the history injected later is what was stored. Failures are
-logged and never break the run.
+invocation tables, and the history injected later is what was stored. Storing is
+off the agent's thread (``MemoryWriter``): a turn is cached at once, so the next turn
+of the session in this process sees it, and queued; a thread of the recorder writes it
+to the spool folder (fsync), then to the lake, then deletes the spooled copy, so a slow
+or stalled bucket never holds a run, and a turn spooled before a crash or an outage is
+stored by the next recorder on that spool. ``Recorder.flush`` and ``shutdown`` wait for
+the queue. Failures are logged and counted and never break the run.
 """
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import json
 import logging
+import os
 import threading
+import time
+import weakref
+from collections import deque
 from typing import Any
 
 from invlog.lake import Lake, new_part_id, validate_tenant
-from recorder.redact import redact_value
+from recorder.redact import redact_text, redact_value
 
 log = logging.getLogger("invocation_logs")
+_live: weakref.WeakSet[MemoryWriter] = weakref.WeakSet()
 
 
 def _slug(value: str) -> str:
@@ -32,9 +43,173 @@ def _slug(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()[:24]
 
 
+class MemoryWriter:
+    """Stores memory turns in the lake on a thread of its own, write-ahead through the spool folder."""
+
+    def __init__(self, lake: Lake, spool_dir: str):
+        self.lake = lake
+        self.folder = os.path.join(spool_dir, "memory")
+        self.errors = 0  # failed attempts to store a turn (each is retried)
+        self._init()
+        _live.add(self)
+        if self._spooled():  # what an earlier process (or an outage) left: stored from now on
+            self._start()
+
+    def _init(self) -> None:
+        self._queue: deque[tuple[str, bytes]] = deque()
+        self._cond = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._busy = False
+        self._unspooled = False  # the turn in hand is not in the spool folder yet
+        self._stopping = False
+        self._backoff = 0.0
+        self._retry_now = True
+        self._last_log = -1e9
+
+    def _start(self) -> None:
+        with self._cond:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="invocation-logs-memory", daemon=True)
+                self._thread.start()
+
+    def put(self, rel: str, data: bytes) -> None:
+        """Queue one object for the lake; returns at once."""
+        self._start()
+        with self._cond:
+            self._queue.append((rel, data))
+            self._cond.notify_all()
+
+    def pending(self) -> int:
+        """Turns queued or spooled and not yet in the lake."""
+        with self._cond:
+            queued = len(self._queue) + self._unspooled
+        return queued + len(self._spooled())
+
+    def drain(self, timeout: float) -> bool:
+        """Wait until every turn queued or spooled is in the lake; False on timeout."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            if self._thread is None:
+                return not self._queue and not self._spooled()
+            self._retry_now = True  # a spooled turn is retried now, not at the end of its backoff
+            self._cond.notify_all()
+            while self._queue or self._busy or self._spooled():
+                left = deadline - time.monotonic()
+                if left <= 0 or not self._thread.is_alive():
+                    return False
+                self._cond.wait(min(left, 0.1))
+        return True
+
+    def close(self, timeout: float) -> bool:
+        ok = self.drain(timeout)
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        return ok
+
+    def _spooled(self) -> list[str]:
+        try:
+            return sorted(n for n in os.listdir(self.folder) if n.endswith(".json"))
+        except FileNotFoundError:
+            return []
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._queue and not self._stopping and not self._retry_now:
+                    if not self._cond.wait(max(self._backoff, 1.0) if self._spooled() else None):
+                        self._retry_now = True  # the backoff is over: retry the spooled ones
+                if self._stopping and not self._queue:
+                    return
+                item = self._queue.popleft() if self._queue else None
+                if item is None:
+                    self._retry_now = False
+                self._busy = True
+                self._unspooled = item is not None
+            try:
+                if item is not None:
+                    self._store(*item)
+                else:
+                    self._retry_spooled()
+            except Exception as exc:  # a bug here must not kill the thread
+                self._warn("invocation logs: storing session memory failed: %s", exc)
+            finally:
+                with self._cond:
+                    self._busy = self._unspooled = False
+                    self._cond.notify_all()
+
+    def _store(self, rel: str, data: bytes) -> None:
+        name = f"{new_part_id()}.json"
+        try:  # write-ahead: on local disk (fsync) before the lake, as the tables are spooled
+            os.makedirs(self.folder, exist_ok=True)
+            tmp = os.path.join(self.folder, name + ".tmp")
+            with open(tmp, "wb") as f:
+                f.write(json.dumps({"rel": rel, "data": data.decode()}).encode())
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, os.path.join(self.folder, name))
+            self._unspooled = False
+        except OSError as exc:  # a full or read-only disk: straight to the lake
+            self._warn("invocation logs: spooling session memory failed (%s); storing it directly", exc)
+            name = ""
+        if self._put(rel, data) and name:
+            os.unlink(os.path.join(self.folder, name))
+
+    def _put(self, rel: str, data: bytes) -> bool:
+        try:
+            self.lake.put(rel, data)
+        except Exception as exc:
+            self.errors += 1
+            self._backoff = min(max(self._backoff * 2, 1.0), 30.0)
+            self._warn("invocation logs: storing session memory failed (%s); kept in the spool and retried", exc)
+            return False
+        self._backoff = 0.0
+        return True
+
+    def _retry_spooled(self) -> None:
+        for name in self._spooled():
+            path = os.path.join(self.folder, name)
+            try:
+                with open(path, "rb") as f:
+                    item = json.loads(f.read())
+            except (OSError, ValueError):
+                continue  # another recorder on this spool took it, or a torn write (its .tmp never renamed)
+            if not self._put(item["rel"], item["data"].encode()):
+                return
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
+
+    def _warn(self, msg: str, *args: Any) -> None:
+        now = time.monotonic()
+        if now - self._last_log >= 10.0:
+            self._last_log = now
+            log.warning("%s", redact_text(msg % args))
+
+
+def _after_fork_in_child() -> None:
+    for w in list(_live):
+        w._init()  # the parent's thread is not in the child; the queue is the parent's to store
+
+
+def _close_all() -> None:
+    for w in list(_live):
+        try:
+            w.close(timeout=5.0)
+        except Exception:  # pragma: no cover - never fail interpreter exit
+            log.exception("invocation logs: storing session memory at exit failed")
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+atexit.register(_close_all)
+
+
 class MemoryStore:
-    def __init__(self, lake: Lake, hook: Any = None):
-        self.lake, self.hook = lake, hook
+    """The sessions' turns: read from the lake once per session, cached, appended through the writer."""
+
+    def __init__(self, lake: Lake, hook: Any = None, writer: MemoryWriter | None = None):
+        self.lake, self.hook, self.writer = lake, hook, writer
         self._cache: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
         self._lock = threading.Lock()
 
@@ -73,8 +248,12 @@ class MemoryStore:
         self.turns(tenant, agent, session)  # make sure the cache holds what was stored before
         with self._lock:
             self._cache[key].append(turn)
+        rel = f"{self._folder(tenant, agent, session)}/{turn['id']}.json"
+        data = json.dumps(turn, default=str).encode()
+        if self.writer is not None:
+            self.writer.put(rel, data)
+            return
         try:
-            self.lake.put(f"{self._folder(tenant, agent, session)}/{turn['id']}.json",
-                          json.dumps(turn, default=str).encode())
+            self.lake.put(rel, data)
         except Exception as exc:
             log.warning("invocation logs: storing session memory failed: %s", exc)

@@ -3,6 +3,7 @@
 import asyncio
 import datetime as dt
 import json
+import os
 from decimal import Decimal
 
 import pytest
@@ -311,4 +312,62 @@ def test_session_memory_is_redacted_like_the_tables(tmp_path):
     assert secret not in injected and "Ann" not in injected and "[name]" in injected
     inv, _ = trace(rec, second)
     assert secret not in inv["memory_context"] and "Ann" not in inv["memory_context"]
+    assert rec.shutdown()
+    import pathlib
+
+    files = [f for f in pathlib.Path(tmp_path).rglob("*") if f.is_file()]  # lake, spool, everything
+    assert any("_memory" in str(f) for f in files)
+    assert not [str(f) for f in files if secret.encode() in f.read_bytes()]
+
+
+def test_memory_with_a_stalled_storage_does_not_hold_the_run_and_is_stored_once_it_answers(tmp_path, monkeypatch):
+    import threading
+
+    rec = Recorder(lake=str(tmp_path / "lake"), spool_dir=str(tmp_path / "spool"))
+    gate, entered, real_put = threading.Event(), threading.Event(), rec.lake.put
+
+    def stalled(rel, data, **kw):
+        if rel.startswith("_memory/"):
+            entered.set()
+            gate.wait(60)  # a bucket that does not answer
+        return real_put(rel, data, **kw)
+
+    monkeypatch.setattr(rec.lake, "put", stalled)
+    bot = Agent("bot", Scripted([text_turn("Hi Ann!"), text_turn("Shipped.")]), "gpt-4o", memory=True,
+                recorder=rec)
+    bot.run("Hello, I am Ann", tenant="acme", session_id="s-1")
+    second = bot.run("Where is my order?", tenant="acme", session_id="s-1")
+    # both runs returned while the first turn's PUT is still held: nothing is in the lake yet
+    assert entered.wait(10)  # the first turn's PUT is held by the bucket, the runs are done
+    assert rec.stats()["memory_pending"] == 2 and not rec.lake.find("_memory")
+    assert [m["content"] for m in second.memory_context] == ["Hello, I am Ann", "Hi Ann!"]  # from the cache
+    gate.set()
+    assert rec.flush()
+    assert len(rec.lake.find("_memory")) == 2 and rec.stats()["memory_pending"] == 0
     rec.shutdown()
+
+
+def test_memory_spooled_during_an_outage_is_stored_by_the_next_recorder(tmp_path, monkeypatch):
+    lake, spool = str(tmp_path / "lake"), str(tmp_path / "spool")
+    rec = Recorder(lake=lake, spool_dir=spool)
+    real_put = rec.lake.put
+
+    def down(rel, data, **kw):
+        if rel.startswith("_memory/"):
+            raise OSError("storage unavailable")
+        return real_put(rel, data, **kw)
+
+    monkeypatch.setattr(rec.lake, "put", down)
+    Agent("bot", Scripted([text_turn("Hi Ann!")]), "gpt-4o", memory=True, recorder=rec).run(
+        "Hello, I am Ann", tenant="acme", session_id="s-1")
+    assert not rec.flush(timeout=5)  # the turn is not in the lake: flush says so
+    assert rec.stats()["memory_errors"] >= 1 and rec.stats()["memory_pending"] == 1
+    rec.shutdown(timeout=2)
+    assert not rec.lake.find("_memory") and os.listdir(os.path.join(spool, "memory"))
+    rec2 = Recorder(lake=lake, spool_dir=spool)  # a new process, storage back
+    third = Agent("bot", Scripted([text_turn("You are Ann.")]), "gpt-4o", memory=True, recorder=rec2)
+    assert rec2.flush()
+    assert len(rec2.lake.find("_memory")) == 1 and not os.listdir(os.path.join(spool, "memory"))
+    reply = third.run("Who am I?", tenant="acme", session_id="s-1")
+    assert [m["content"] for m in reply.memory_context] == ["Hello, I am Ann", "Hi Ann!"]
+    rec2.shutdown()
