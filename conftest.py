@@ -18,11 +18,16 @@ _dirs: dict[str, str] = {}
 
 
 @pytest.fixture(autouse=True)
-def _markdown_sandbox(request, tmp_path_factory, monkeypatch):
-    if type(request.node).__name__ != "MarkdownInlinePythonItem":
-        return
+def _no_invlog_environment(monkeypatch):
+    """Every test starts without ``INVLOG_*`` variables: a developer's settings never change a result."""
     for key in [k for k in os.environ if k.startswith("INVLOG_")]:
         monkeypatch.delenv(key)
+
+
+@pytest.fixture(autouse=True)
+def _markdown_sandbox(request, tmp_path_factory, monkeypatch, _no_invlog_environment):
+    if type(request.node).__name__ != "MarkdownInlinePythonItem":
+        return
     source = str(request.node.path)
     if source not in _dirs:
         _dirs[source] = str(tmp_path_factory.mktemp("docs-" + os.path.basename(source).replace(".", "-")))

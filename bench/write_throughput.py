@@ -38,7 +38,7 @@ def lean_baseline(n: int, out: str) -> float:
 
 
 def record(rec: Recorder, runs: range, max_backlog: int) -> None:
-    pending = rec._flusher.pending
+    pending = rec.pending
     for k in runs:
         # Sustained rate: the producer waits while more than a few batches are accepted but not
         # yet encoded (queued, or staged for the helper), instead of piling up an ever-growing

@@ -8,6 +8,7 @@ import streamlit as st
 
 from invlog.dashboard import data, fmt, state
 from warehouse.charts import cost_trend_figure
+from warehouse.core import MAX_HOURLY_DAYS
 
 tenant, tz = state.sidebar()
 st.title(f"Cost trends · {tenant}")
@@ -23,9 +24,10 @@ split = c3.selectbox("Split by", splits, index=splits.index(state.param("split",
 kind = c4.radio("Chart", ["area", "bar"], horizontal=True, index=1 if state.param("chart") == "bar" else 0)
 cumulative = st.toggle("Cumulative", value=state.param("cum") == "1")
 state.set_params(grain=grain, split=split, chart=kind, cum="1" if cumulative else None)
-if grain == "hour" and (end - start).days > 31:
-    st.warning("Hourly grain is limited to 31 days; showing the last 31 days of the period.")
-    start = end - dt.timedelta(days=30)
+if grain == "hour" and (end - start).days >= MAX_HOURLY_DAYS:  # the library refuses more (dates: end included)
+    st.warning(f"Hourly grain is limited to {MAX_HOURLY_DAYS} days; showing the last {MAX_HOURLY_DAYS} days "
+               "of the period.")
+    start = end - dt.timedelta(days=MAX_HOURLY_DAYS - 1)
 
 with st.spinner("Querying the lake…"):
     df = state.guarded(data.cost_trend, data.lake_url(), tenant, start, end, grain, None if split == "none" else split)

@@ -22,7 +22,7 @@ import inspect
 import string
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -210,105 +210,117 @@ class Agent:
         exc.add_note(f"recorded as invocation {inv.invocation_id} ({inv.status})")
         return exc
 
-    # ---- sync -----------------------------------------------------------------
+    # ---- the loop, written once ------------------------------------------------
+    def _loop(self, inv: Invocation, messages: list[dict[str, Any]], files: list[LLMFile] | None, clock: Any,
+              timeout: float | None, expired: Callable[[], bool]) -> Generator[tuple[str, Any], Any, str | None]:
+        """The agent loop as a generator: it yields ``("model", kwargs)`` (a model call) and ``("await",
+        awaitable)`` (an async tool's result) and is sent the outcome; an exception is thrown in at the
+        yield, inside the round, which records it. ``run`` and ``arun`` only drive it (one with calls, the other
+        with awaits), so the two cannot drift. Every model call gets the time left of the run's budget."""
+        mono = clock.mono_ns if clock is not None else time.perf_counter_ns
+        deadline = None if timeout is None else mono() + int(timeout * 1e9)
+        for _ in range(self.max_rounds):
+            remaining = None if deadline is None else (deadline - mono()) / 1e9
+            if remaining is not None and remaining <= 0:
+                raise TimeoutError(f"run exceeded its timeout of {timeout}s")
+            with inv.round(messages, request_params=self.provider.request_params(self.model, self.tool_specs)) as r:
+                try:
+                    comp = yield "model", {"model": self.model, "messages": messages, "tools": self.tool_specs,
+                                           "files": files or [], "timeout": remaining,
+                                           "on_first_token": r.first_token, "clock": clock}
+                    if not self._after_model(r, comp, messages):
+                        return comp.text
+                    for i, call in enumerate(comp.tool_calls):
+                        fn = self.tools.get(call["name"])
+                        if fn is None:
+                            result, error = None, f"UnknownTool: no tool named {call['name']!r}"
+                        else:
+                            try:  # a tool that raises is reported to the model as an error
+                                result = fn(**(call.get("arguments") or {}))
+                                if inspect.isawaitable(result):  # an async tool: the driver awaits it
+                                    result = yield "await", result
+                                result, error = _tool_outcome(result)
+                            except Exception as exc:
+                                result, error = None, f"{type(exc).__name__}: {exc}"
+                        self._tool_message(r, i, call, result, error, messages)
+                except asyncio.CancelledError:
+                    if expired():  # the run's timeout cancelled this round (async)
+                        r.status, r.error_type = "Timeout", "TimeoutError"
+                        r.error_message = f"run exceeded its timeout of {timeout}s"
+                    raise
+        raise MaxRoundsExceeded(f"the model still asked for tools after {self.max_rounds} rounds")
+
+    def _start(self, message: str, tenant: str, trigger: str, user_id: str | None, task_id: str | None,
+               session_id: str | None, variables: dict[str, Any] | None, system_variables: dict[str, Any] | None,
+               files: list[LLMFile] | None, clock: Any) -> tuple[Invocation, list[dict[str, Any]], dict[str, Any]]:
+        messages, meta = self._prepare(message, tenant, session_id, variables, system_variables, files, clock)
+        return self._invocation(tenant, trigger, user_id, task_id, session_id, meta, files, clock), messages, meta
+
+    def _finish(self, inv: Invocation, tenant: str, session_id: str | None, message: str, answer: str | None,
+                meta: dict[str, Any], exc: BaseException | None) -> Response:
+        self._settle(inv, tenant, session_id, message, answer, exc is None)
+        if exc is not None:
+            raise self._fail(exc, inv) from None
+        return self._response(inv, answer, meta)
+
     def run(self, message: str, *, tenant: str, trigger: str = "user", user_id: str | None = None,
             task_id: str | None = None, session_id: str | None = None, variables: dict[str, Any] | None = None,
             system_variables: dict[str, Any] | None = None, files: list[LLMFile] | None = None,
             timeout: float | None = None, clock: Any = None) -> Response:
         """Run the agent once; recorded as one invocation (see the module docstring)."""
-        messages, meta = self._prepare(message, tenant, session_id, variables, system_variables, files, clock)
-        inv = self._invocation(tenant, trigger, user_id, task_id, session_id, meta, files, clock)
-        mono = clock.mono_ns if clock is not None else time.perf_counter_ns
+        inv, messages, meta = self._start(message, tenant, trigger, user_id, task_id, session_id, variables,
+                                          system_variables, files, clock)
         answer: str | None = None
         try:
             with inv:
-                deadline = None if timeout is None else mono() + int(timeout * 1e9)
-                for _ in range(self.max_rounds):
-                    remaining = None if deadline is None else (deadline - mono()) / 1e9
-                    if remaining is not None and remaining <= 0:
-                        raise TimeoutError(f"run exceeded its timeout of {timeout}s")
-                    with inv.round(messages, request_params=self.provider.request_params(
-                            self.model, self.tool_specs)) as r:
-                        comp = self.provider.complete(model=self.model, messages=messages, tools=self.tool_specs,
-                                                      files=files or [], timeout=remaining,
-                                                      on_first_token=r.first_token, clock=clock)
-                        if not self._after_model(r, comp, messages):
-                            answer = comp.text
-                            break
-                        for i, call in enumerate(comp.tool_calls):
-                            result, error = self._call_tool(call)
-                            self._tool_message(r, i, call, result, error, messages)
-                else:
-                    raise MaxRoundsExceeded(f"the model still asked for tools after {self.max_rounds} rounds")
+                loop = self._loop(inv, messages, files, clock, timeout, lambda: False)
+                send: Callable[[Any], tuple[str, Any]] = loop.send
+                value: Any = None
+                while True:
+                    try:
+                        kind, arg = send(value)
+                    except StopIteration as stop:
+                        answer = stop.value
+                        break
+                    try:
+                        value = self.provider.complete(**arg) if kind == "model" else asyncio.run(arg)
+                        send = loop.send
+                    except BaseException as exc:  # into the loop, where its round records it
+                        send, value = loop.throw, exc
                 inv.response = answer
         except BaseException as exc:
-            self._settle(inv, tenant, session_id, message, answer, False)
-            raise self._fail(exc, inv) from None
-        self._settle(inv, tenant, session_id, message, answer, True)
-        return self._response(inv, answer, meta)
+            return self._finish(inv, tenant, session_id, message, answer, meta, exc)
+        return self._finish(inv, tenant, session_id, message, answer, meta, None)
 
-    def _call_tool(self, call: dict[str, Any]) -> tuple[Any, str | None]:
-        fn = self.tools.get(call["name"])
-        if fn is None:
-            return None, f"UnknownTool: no tool named {call['name']!r}"
-        try:
-            result = fn(**(call.get("arguments") or {}))
-            if inspect.isawaitable(result):
-                result = asyncio.run(result)
-        except Exception as exc:
-            return None, f"{type(exc).__name__}: {exc}"
-        return _tool_outcome(result)
-
-    # ---- async ----------------------------------------------------------------
     async def arun(self, message: str, *, tenant: str, trigger: str = "user", user_id: str | None = None,
                    task_id: str | None = None, session_id: str | None = None,
                    variables: dict[str, Any] | None = None, system_variables: dict[str, Any] | None = None,
                    files: list[LLMFile] | None = None, timeout: float | None = None, clock: Any = None) -> Response:
         """``run`` for asyncio applications; tools may be sync or async."""
-        messages, meta = self._prepare(message, tenant, session_id, variables, system_variables, files, clock)
-        inv = self._invocation(tenant, trigger, user_id, task_id, session_id, meta, files, clock)
+        inv, messages, meta = self._start(message, tenant, trigger, user_id, task_id, session_id, variables,
+                                          system_variables, files, clock)
         answer: str | None = None
         try:
             with inv:
-                async with asyncio.timeout(timeout) as deadline:
-                    for _ in range(self.max_rounds):
-                        with inv.round(messages, request_params=self.provider.request_params(
-                                self.model, self.tool_specs)) as r:
-                            try:
-                                comp = await self.provider.acomplete(
-                                    model=self.model, messages=messages, tools=self.tool_specs,
-                                    files=files or [], timeout=timeout, on_first_token=r.first_token, clock=clock)
-                                if not self._after_model(r, comp, messages):
-                                    answer = comp.text
-                                    break
-                                for i, call in enumerate(comp.tool_calls):
-                                    result, error = await self._acall_tool(call)
-                                    self._tool_message(r, i, call, result, error, messages)
-                            except asyncio.CancelledError:
-                                if deadline.expired():  # the run's timeout cancelled this round
-                                    r.status, r.error_type = "Timeout", "TimeoutError"
-                                    r.error_message = f"run exceeded its timeout of {timeout}s"
-                                raise
-                    else:
-                        raise MaxRoundsExceeded(f"the model still asked for tools after {self.max_rounds} rounds")
+                async with asyncio.timeout(timeout) as cm:
+                    loop = self._loop(inv, messages, files, clock, timeout, cm.expired)
+                    send: Callable[[Any], tuple[str, Any]] = loop.send
+                    value: Any = None
+                    while True:
+                        try:
+                            kind, arg = send(value)
+                        except StopIteration as stop:
+                            answer = stop.value
+                            break
+                        try:
+                            value = await (self.provider.acomplete(**arg) if kind == "model" else arg)
+                            send = loop.send
+                        except BaseException as exc:  # into the loop, where its round records it
+                            send, value = loop.throw, exc
                 inv.response = answer
         except BaseException as exc:
-            self._settle(inv, tenant, session_id, message, answer, False)
-            raise self._fail(exc, inv) from None
-        self._settle(inv, tenant, session_id, message, answer, True)
-        return self._response(inv, answer, meta)
-
-    async def _acall_tool(self, call: dict[str, Any]) -> tuple[Any, str | None]:
-        fn = self.tools.get(call["name"])
-        if fn is None:
-            return None, f"UnknownTool: no tool named {call['name']!r}"
-        try:
-            result = fn(**(call.get("arguments") or {}))
-            if inspect.isawaitable(result):
-                result = await result
-        except Exception as exc:
-            return None, f"{type(exc).__name__}: {exc}"
-        return _tool_outcome(result)
+            return self._finish(inv, tenant, session_id, message, answer, meta, exc)
+        return self._finish(inv, tenant, session_id, message, answer, meta, None)
 
     @staticmethod
     def _response(inv: Invocation, answer: str | None, meta: dict[str, Any]) -> Response:

@@ -1,4 +1,4 @@
-"""Clocks: the real one, and a simulated one for demo data and tests.
+"""A simulated clock for demo data and tests (without one, the recorder reads the system clocks).
 
 A clock has ``wall_us()`` (UTC epoch microseconds) and ``mono_ns()`` (a monotonic
 counter for durations). ``SimClock`` starts at a chosen instant and only moves
@@ -10,21 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-import time
-
-
-class RealClock:
-    @staticmethod
-    def wall_us() -> int:
-        return time.time_ns() // 1000
-
-    @staticmethod
-    def mono_ns() -> int:
-        return time.perf_counter_ns()
-
-    def advance(self, seconds: float) -> None:
-        if seconds > 0:
-            time.sleep(seconds)
 
 
 class SimClock:

@@ -171,6 +171,12 @@ class Recorder:
         """The ``redact`` hook the recorder applies to every field (session memory applies it too)."""
         return self._flusher.encoder.hook
 
+    def pending(self) -> int:
+        """Runs accepted and not yet encoded into the spool (queued, or staged for the encoder helper).
+
+        Cheap enough to poll per run: a producer that paces itself waits while it is high."""
+        return self._flusher.pending()
+
     def stats(self) -> dict[str, int]:
         """Counters: enqueued, written, dropped, retries, errors, spool backlog, in flight."""
         out = self._flusher.stats()

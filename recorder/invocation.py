@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from invlog.lake import COST_SCALE, SCHEMA_VERSION
 from invlog.pricing import COLUMNS, MISSING_USAGE, REASONS, check_usage, context
-from recorder.validate import check_cost, check_status
+from recorder.validate import check_cost
 
 if TYPE_CHECKING:
     from recorder.attachments import LLMFile
@@ -343,14 +343,15 @@ class Invocation:
             self._ttft = (r._t0 - self._t0) / 1e6 + r.ttft_ms
 
     def mark_timeout(self, message: str | None = None) -> None:
-        """Record this invocation as Timeout even if the block exits normally."""
+        """Record this invocation as Timeout even if the block exits normally (no exception needed)."""
         self.status, self.error_type, self.error_message = "Timeout", "TimeoutError", message
 
     def mark_failed(self, error_type: str, message: str | None = None) -> None:
+        """Record this invocation as Failed with ``error_type`` even if the block exits normally: the
+        low-level API's way to record an outcome the caller handled without raising."""
+        if not isinstance(error_type, str) or not error_type:
+            raise ValueError(f"error_type: expected a non-empty string, got {error_type!r}")
         self.status, self.error_type, self.error_message = "Failed", error_type, message
-
-    def set_status(self, status: str) -> None:
-        self.status = check_status(status)
 
     @property
     def cost_usd(self) -> Decimal | None:

@@ -73,3 +73,10 @@ def test_every_cli_command_is_documented():
     out = subprocess.run([sys.executable, "-m", "warehouse", "--help"], cwd=ROOT, capture_output=True, text=True)
     for cmd in re.search(r"\{([\w,-]+)\}", out.stdout).group(1).split(","):
         assert cmd in listed, f"warehouse {cmd} is not reachable through invlog"
+    rows = {m.group(1): m.group(0) for m in re.finditer(r"^\| `invlog ([\w-]+)[^\n]*", readme, re.M)}
+    for cmd in listed:  # every option of every command is in that command's row of the table
+        out = subprocess.run([sys.executable, "-m", "invlog", cmd, "--help"], cwd=ROOT, capture_output=True,
+                             text=True)
+        options = set(re.findall(r"(?<![\w-])(--[a-z][\w-]*)", out.stdout)) - {"--help", "--lake"}
+        missing = sorted(o for o in options if o not in rows[cmd])
+        assert not missing, f"`invlog {cmd}`: options {missing} are not in its README row"

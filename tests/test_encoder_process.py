@@ -97,7 +97,7 @@ def test_staged_chunks_count_against_the_queue_bound(make_recorder):
         while rec._flusher._staged_n == 0 and time.monotonic() < deadline:
             time.sleep(0.01)
         stats = rec.stats()
-        assert rec._flusher.pending() <= 50 and stats["queue_depth"] <= 50
+        assert rec.pending() <= 50 and stats["queue_depth"] <= 50
         assert stats["dropped_queue_full"] >= 70  # the bound holds across queue and staging
     finally:
         os.kill(worker.proc.pid, signal.SIGCONT)

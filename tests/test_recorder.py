@@ -34,6 +34,10 @@ def test_outcomes_success_failed_timeout(make_recorder):
             raise TimeoutError("model took too long")
     with rec.invocation(**INV) as marked:
         marked.mark_timeout("deadline passed")
+    with rec.invocation(**INV) as handled:  # an outcome the caller handled without raising
+        handled.mark_failed("RateLimited", "gave up after 3 retries")
+    with pytest.raises(ValueError, match="error_type"), rec.invocation(**INV) as bad:
+        bad.mark_failed("")
     assert rec.flush()
     got = by_id(rec)
     assert got[ok.invocation_id]["status"] == "Success"
@@ -43,6 +47,8 @@ def test_outcomes_success_failed_timeout(make_recorder):
     t = got[timed_out.invocation_id]
     assert (t["status"], t["error_type"]) == ("Timeout", "TimeoutError")
     assert got[marked.invocation_id]["status"] == "Timeout"
+    h = got[handled.invocation_id]
+    assert (h["status"], h["error_type"], h["error_message"]) == ("Failed", "RateLimited", "gave up after 3 retries")
     rounds = by_id(rec, "rounds")
     assert rounds[timed_out.invocation_id]["status"] == "Timeout"
 
@@ -306,3 +312,47 @@ def test_fork_child_records_with_its_own_state(make_recorder):
     assert rec.flush()
     users = sorted(r["user_id"] for r in rows(rec.lake, "invocations"))
     assert users == ["child", "parent-after", "parent-before"]
+
+
+def test_pending_counts_runs_accepted_and_not_yet_spooled(make_recorder):
+    rec = make_recorder(spool_interval=30.0, batch_size=1000)  # nothing wakes the flusher for 30 s
+    for _ in range(3):
+        with rec.invocation(**INV) as inv, inv.round() as r:
+            r.set_response("fine", usage=USAGE)
+    assert rec.pending() == 3
+    assert rec.flush() and rec.pending() == 0
+
+
+def test_every_invocation_column_lands_under_its_own_name(make_recorder):
+    """A per-column sentinel: each settable column gets a value naming it (distinct numbers for the
+    usage columns), so a swap anywhere in the hot path's row tuple fails here, not silently in the lake."""
+    from invlog.lake import INVOCATIONS
+    from invlog.pricing.usage import COLUMNS
+
+    rec = make_recorder()
+    text = ("user_id", "task_id", "session_id", "prompt_name", "prompt_version", "system_prompt", "user_message")
+    usage = {c: 1000 + 10 * k for k, c in enumerate(COLUMNS)}
+    usage["cache_write_tokens"] = usage["cache_write_5m_tokens"] + usage["cache_write_1h_tokens"]
+    usage["input_tokens"], usage["output_tokens"] = 100_000, 50_000  # they count cached and reasoning tokens
+    with rec.invocation(tenant="acme", agent="agent", provider="provider", model="model", trigger="task",
+                        **{c: c for c in text}, variables={"v": "variables"},
+                        system_variables={"v": "system_variables"}, memory_context=[{"v": "memory_context"}]) as inv:
+        with inv.round() as r:
+            r.set_response("x", usage=usage, cost_usd="0.5", reported_cost_usd="0.25")
+        inv.response = "response"
+        inv.mark_failed("error_type", "error_message")
+    assert rec.flush()
+    (row,) = rows(rec.lake, "invocations")
+    expected = {c: c for c in (*text, "agent", "provider", "model", "response", "error_type", "error_message")}
+    expected |= {"tenant": "acme", "trigger": "task", "status": "Failed", "round_count": 1, "unpriced": False,
+                 "cost_usd": Decimal("0.5"), "reported_cost_usd": Decimal("0.25"), "unpriced_reason": None,
+                 "invocation_id": inv.invocation_id, "attachments": None} | usage
+    expected |= {"variables": '{"v":"variables"}', "system_variables": '{"v":"system_variables"}',
+                 "memory_context": '[{"v":"memory_context"}]'}
+    got = {c: row[c] for c in expected}
+    for c in ("variables", "system_variables", "memory_context"):
+        got[c] = json.dumps(json.loads(got[c]), separators=(",", ":"))
+    assert got == expected
+    assert row["ended_at"] >= row["started_at"] and str(row["date"]) == str(row["started_at"])[:10]
+    assert set(expected) | {"date", "started_at", "ended_at", "latency_ms", "ttft_ms", "truncated",
+                            "schema_version"} == set(INVOCATIONS.names)  # every column is covered

@@ -460,3 +460,27 @@ def test_stale_temp_files_of_a_killed_writer_are_cleaned(lake):
     assert Warehouse(rec.lake.url).tenant_totals("acme", now=NOW)["total_runs"][0] == 4  # invisible to readers
     maint.cleanup(rec.lake, "invocations", "acme", dt.date(2026, 11, 25), grace_seconds=0)
     assert not os.path.exists(tmp)
+
+
+def test_an_hourly_trend_covers_at_most_31_days_in_the_library(tmp_path):
+    from warehouse.core import MAX_HOURLY_DAYS
+
+    wh = Warehouse(str(tmp_path / "empty-lake"), refresh_interval=0)
+    first = dt.date(2026, 10, 1)
+    ok = wh.cost_trend("acme", first, first + dt.timedelta(days=MAX_HOURLY_DAYS - 1), grain="hour")
+    assert ok.height == 24 * MAX_HOURLY_DAYS
+    with pytest.raises(ValueError, match="at most 31 days"):
+        wh.cost_trend("acme", first, first + dt.timedelta(days=MAX_HOURLY_DAYS), grain="hour")
+
+
+def test_a_query_that_fails_on_its_input_is_not_reported_as_a_corrupt_file(tmp_path, monkeypatch):
+    from warehouse import sqlfiles
+    from warehouse.errors import QueryError
+
+    wh = Warehouse(str(tmp_path / "empty-lake"), refresh_interval=0)
+    # DuckDB's InvalidInputException, from a value (malformed JSON), not from reading a file
+    monkeypatch.setattr(sqlfiles, "load", lambda name: "select json_extract('{', '$.a') as x, $tenant as t, "
+                                                       "$inv_files as f, $start as s, $end as e")
+    with pytest.raises(QueryError, match="spend_total: Invalid Input Error: Malformed JSON") as exc:
+        wh.spend_report("acme", dt.date(2026, 11, 1), dt.date(2026, 11, 2))
+    assert not isinstance(exc.value, CorruptPartError)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import tempfile
 import threading
 from dataclasses import dataclass, field
@@ -25,16 +26,21 @@ import pyarrow.parquet as pq
 
 from invlog.lake import INVOCATIONS, ROUNDS, Lake, file_schema, validate_tenant
 from warehouse import rollup, sqlfiles, toplist
-from warehouse.errors import CorruptPartError
+from warehouse.errors import CorruptPartError, QueryError
 from warehouse.index import PartIndex
 from warehouse.toplist import SORTS
 
+MAX_HOURLY_DAYS = 31  # an hourly trend is 24 rows a day per split: longer ranges ask for a coarser grain
 GRAINS = {"hour": "1 hour", "day": "1 day", "week": "1 week", "month": "1 month"}
 SPLITS = {None: "'total'", "agent": "agent", "model": "model", "provider": "provider",
           "user": "coalesce(user_id, '(none)')", "trigger": '"trigger"'}
 DIMENSIONS = {"agent": "agent", "model": "model", "user": "coalesce(user_id, '(none)')",
               "day": "cast(started_at as date)", "provider": "provider", "trigger": '"trigger"'}
 HIVE = "hive_partitioning = true, union_by_name = true, hive_types = {'tenant': VARCHAR, 'date': DATE}"
+
+
+# DuckDB's invalid-input errors that mean a file cannot be read, not that the query is wrong.
+_UNREADABLE = re.compile(r"parquet|magic bytes|footer|file|metadata", re.I)
 
 
 def _as_of(value: int | dt.datetime | str | None) -> int | dt.datetime | None:
@@ -186,7 +192,10 @@ class Warehouse:
             self.index.invalidate(params.get("tenant"))
             raise CorruptPartError(params.get("tenant", "?"), [str(exc).splitlines()[0]]) from exc
         except duckdb.InvalidInputException as exc:
-            raise CorruptPartError(params.get("tenant", "?"), [str(exc).splitlines()[0]]) from exc
+            first = str(exc).splitlines()[0]
+            if _UNREADABLE.search(first):  # DuckDB says a file is not Parquet, or is cut short
+                raise CorruptPartError(params.get("tenant", "?"), [first]) from exc
+            raise QueryError(f"{name}: {first}") from exc
 
     # ---- queries ----------------------------------------------------------
     def tenants(self) -> list[str]:
@@ -219,6 +228,9 @@ class Warehouse:
         if split_by not in SPLITS:
             raise ValueError(f"split_by: expected one of {sorted(k for k in SPLITS if k)} or None, got {split_by!r}")
         s, e = _range(start, end)
+        if grain == "hour" and e - s > dt.timedelta(days=MAX_HOURLY_DAYS):
+            raise ValueError(f"grain: 'hour' covers at most {MAX_HOURLY_DAYS} days, got {(e - s).days} days "
+                             f"({start} .. {end}); use grain='day' or a shorter range")
         # Users are rolled up per day (there are many of them): an hourly split by user reads raw rows.
         files, rollups = self._files_and_rollups("invocations", tenant, s, e,
                                                  use_rollups=not (grain == "hour" and split_by == "user"))

@@ -16,3 +16,7 @@ class CorruptPartError(WarehouseError):
 
 class LakeNotConverted(WarehouseError):
     """The lake holds plain part files (written before the Delta log) and could not be converted."""
+
+
+class QueryError(WarehouseError):
+    """A query failed for a reason other than an unreadable file; the message is DuckDB's."""
