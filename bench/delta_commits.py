@@ -27,12 +27,13 @@ from invlog.lake.commit import commit_records
 from invlog.lake.delta import CommitError
 from recorder import Recorder, parts
 from recorder.encode import Encoder
+from recorder.sink import MemorySink
 
 
 def _tables():
-    rec = Recorder(lake=tempfile.mkdtemp(prefix="invlog-bench-"), spool_dir=tempfile.mkdtemp())
-    items: list = []
-    rec._submit = items.append  # the queued tuples, encoded below exactly as the flusher does
+    sink = MemorySink()  # the queued tuples, encoded below exactly as the flusher does
+    rec = Recorder(lake=tempfile.mkdtemp(prefix="invlog-bench-"), spool_dir=tempfile.mkdtemp(), sink=sink)
+    items = sink.items
     with rec.invocation(tenant="acme", agent="a", provider="openai", model="gpt-4o") as inv, inv.round() as r:
         r.set_response("ok", usage={"input_tokens": 1000, "output_tokens": 100})
     rec.shutdown()

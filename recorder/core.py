@@ -20,7 +20,6 @@ import hashlib
 import logging
 import os
 import time
-from collections.abc import Callable
 from typing import Any
 
 from invlog.lake import Lake, validate_tenant
@@ -30,6 +29,7 @@ from recorder.flusher import Flusher
 from recorder.invocation import Invocation
 from recorder.memory import MemoryStore, MemoryWriter
 from recorder.redact import Hook
+from recorder.sink import FlusherSink, Sink
 from recorder.validate import check_optional_text, check_trigger
 
 log = logging.getLogger("invocation_logs")
@@ -89,7 +89,7 @@ class Recorder:
                  spool_interval: float = 0.1, publish_interval: float = 10.0,
                  max_segment_bytes: int = 4 << 20, max_field_bytes: int = 1 << 20,
                  max_attachment_bytes: int = 100 << 20, fsync: bool = True, flush_timeout: float = 30.0,
-                 encoder_process: bool = False, commit_interval: float = 60.0):
+                 encoder_process: bool = False, commit_interval: float = 60.0, sink: Sink | None = None):
         for name, val, integer in (("max_queue", max_queue, True), ("batch_size", batch_size, True),
                                    ("commit_interval", commit_interval, False),
                                    ("spool_interval", spool_interval, False),
@@ -111,7 +111,9 @@ class Recorder:
             encoder_process=encoder_process, commit_interval=commit_interval,
         )
         self._flusher._start()  # replays what an earlier process left in the spool
-        self._submit: Callable[[Any], None] = self._flusher.submit
+        # Where finished invocations go: the flusher, or a given sink (recorder.sink.MemorySink in tests)
+        self._sink: Sink = sink if sink is not None else FlusherSink(self._prices, self._flusher)
+        self._sink.prices = self._prices  # one price book: the recorder's (prices= / INVLOG_PRICES)
         self._memory_writer = MemoryWriter(self.lake, self.spool_dir)
         self.memory = MemoryStore(self.lake, redact, self._memory_writer)
         """Session memory (``recorder.memory``): shared by this recorder's agents, stored off their thread."""
@@ -136,7 +138,7 @@ class Recorder:
             check_optional_text("user_id", user_id)
             check_optional_text("task_id", task_id)
             check_optional_text("session_id", session_id)
-        return Invocation(self, tenant, agent, provider, model, trigger, user_id, task_id, session_id,
+        return Invocation(self._sink, tenant, agent, provider, model, trigger, user_id, task_id, session_id,
                           prompt_name, prompt_version, system_prompt, user_message, variables,
                           system_variables, memory_context, files, clock)
 
@@ -183,9 +185,6 @@ class Recorder:
         out["memory_pending"] = self._memory_writer.pending()
         out["memory_errors"] = self._memory_writer.errors
         return out
-
-    def _internal_error(self) -> None:
-        self._flusher.counters["internal_errors"] += 1
 
     def __enter__(self) -> Recorder:
         return self

@@ -24,7 +24,7 @@ from recorder.validate import check_cost
 
 if TYPE_CHECKING:
     from recorder.attachments import LLMFile
-    from recorder.core import Recorder
+    from recorder.sink import Sink
 
 _current: contextvars.ContextVar[Invocation | None] = contextvars.ContextVar("invlog_invocation", default=None)
 _US_PER_DAY = 86_400_000_000
@@ -169,12 +169,12 @@ class Round:
         inv = self._inv
         wall = self._wall0
         if service_tier or batch or self.model is not inv.model:
-            plan = inv._rec._prices.plan(inv.tenant, inv.provider, self.model,
+            plan = inv._sink.prices.plan(inv.tenant, inv.provider, self.model,
                                          context(service_tier, batch), wall)[0]
         else:  # the invocation's own model at the default tier: one plan per run, while it stays in force
             plan, start, end = inv._plan
             if not start <= wall < end:
-                plan, start, end = inv._plan = inv._rec._prices.plan(inv.tenant, inv.provider, inv.model, (), wall)
+                plan, start, end = inv._plan = inv._sink.prices.plan(inv.tenant, inv.provider, inv.model, (), wall)
         if type(plan) is str:
             self._cost, self._unpriced, self._price_source, self._reason = None, True, None, plan
             return
@@ -222,7 +222,7 @@ class Round:
                 *self._billed, self._reported, self._reason,
             ), self)
         except Exception:  # recording never breaks the agent
-            self._inv._rec._internal_error()
+            self._inv._sink.internal_error()
 
 
 class Invocation:
@@ -237,9 +237,9 @@ class Invocation:
         "_next_index",
         "_plan",
         "_reason",
-        "_rec",
         "_reported",
         "_rows",
+        "_sink",
         "_t0",
         "_token",
         "_tokens",
@@ -269,12 +269,12 @@ class Invocation:
         "variables",
     )
 
-    def __init__(self, rec: Recorder, tenant: str, agent: str, provider: str, model: str, trigger: str,
+    def __init__(self, sink: Sink, tenant: str, agent: str, provider: str, model: str, trigger: str,
                  user_id: str | None, task_id: str | None, session_id: str | None, prompt_name: str | None,
                  prompt_version: str | None, system_prompt: str | None, user_message: str | None,
                  variables: Any, system_variables: Any, memory_context: Any, files: list[LLMFile] | None,
                  clock: Any = None):
-        self._rec = rec
+        self._sink = sink
         self.tenant, self.agent, self.provider, self.model, self.trigger = tenant, agent, provider, model, trigger
         self.user_id, self.task_id, self.session_id = user_id, task_id, session_id
         self.prompt_name, self.prompt_version = prompt_name, prompt_version
@@ -412,6 +412,6 @@ class Invocation:
                 None, self.memory_context, None, SCHEMA_VERSION, t[5], t[6], t[7], t[8], t[9],
                 self._reported, self._reason,
             )
-            self._rec._submit((row, self._rows, self.files, self.tenant))
+            self._sink.submit((row, self._rows, self.files, self.tenant))
         except Exception:
-            self._rec._internal_error()
+            self._sink.internal_error()

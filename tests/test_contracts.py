@@ -48,6 +48,14 @@ def test_dependency_direction():
     assert not _uses("invlog/dashboard", "recorder", "invlog.cli") and not _uses("pages", "recorder")
 
 
+def test_the_hot_path_does_not_import_the_recorder():
+    """Invocation and Round depend on the narrow sink interface (recorder.sink), not on Recorder."""
+    with open(os.path.join(ROOT, "recorder", "invocation.py"), encoding="utf-8") as fh:
+        tree = ast.parse(fh.read())
+    imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    assert "recorder.core" not in imported and "recorder" not in imported
+
+
 def test_every_sql_file_has_its_function_and_is_used():
     sources = ""
     for f in os.listdir(os.path.join(ROOT, "warehouse")):

@@ -13,6 +13,7 @@ import pytest
 
 from recorder import Recorder, parts
 from recorder.encode import Encoder
+from recorder.sink import MemorySink
 from recorder.spool import Segment, encode_frame
 from tests.lakeread import rows
 
@@ -64,9 +65,9 @@ def test_sigkill_at_random_moments_loses_nothing_acknowledged(tmp_path):
 def _segment_with_batch(spool, n, tenant="acme"):
     """Spool one batch the way the flusher does, as a dead process would have left it."""
     os.makedirs(spool, exist_ok=True)
-    rec = Recorder(lake=spool + "-unused-lake", spool_dir=spool + "-unused-spool")
-    items = []
-    rec._submit = items.append  # capture rows instead of queueing them
+    sink = MemorySink()  # capture rows instead of queueing them
+    rec = Recorder(lake=spool + "-unused-lake", spool_dir=spool + "-unused-spool", sink=sink)
+    items = sink.items
     for k in range(n):
         with rec.invocation(tenant=tenant, agent="a", provider="openai", model="gpt-4o", user_id=f"u{k}") as inv:
             with inv.round() as r:

@@ -17,6 +17,7 @@ from invlog.lake import Lake
 from recorder.clock import SimClock
 from recorder.encode import Encoder
 from recorder.parts import publish
+from recorder.sink import MemorySink
 from recorder.spool import encode_frame
 from tests.lakeread import part_files, read_table
 
@@ -24,9 +25,9 @@ USAGE = {"input_tokens": 100, "output_tokens": 10}
 
 
 def _batch(make_recorder):
-    rec = make_recorder()
-    items = []
-    rec._submit = items.append  # capture what the hot path queues
+    sink = MemorySink()  # capture what the hot path queues
+    rec = make_recorder(sink=sink)
+    items = sink.items
     days = [dt.datetime(2026, 3, d, 12, tzinfo=dt.UTC) for d in (1, 2)]
     for k in range(60):
         clock = SimClock(days[k % 2])

@@ -356,3 +356,20 @@ def test_every_invocation_column_lands_under_its_own_name(make_recorder):
     assert row["ended_at"] >= row["started_at"] and str(row["date"]) == str(row["started_at"])[:10]
     assert set(expected) | {"date", "started_at", "ended_at", "latency_ms", "ttft_ms", "truncated",
                             "schema_version"} == set(INVOCATIONS.names)  # every column is covered
+
+
+def test_a_memory_sink_takes_the_rows_without_a_lake(tmp_path):
+    from recorder import Recorder
+    from recorder.sink import MemorySink
+
+    sink = MemorySink()
+    rec = Recorder(lake=str(tmp_path / "lake"), spool_dir=str(tmp_path / "spool"), sink=sink)
+    with rec.invocation(**INV) as inv, inv.round() as r:
+        r.set_response("fine", usage=USAGE)
+    (row,) = sink.invocations()
+    (rnd,) = sink.rounds()
+    assert (row["invocation_id"], row["tenant"], row["round_count"]) == (inv.invocation_id, INV["tenant"], 1)
+    assert rnd["invocation_id"] == inv.invocation_id and rnd["input_tokens"] == USAGE["input_tokens"]
+    assert inv.cost_usd is not None and sink.errors == 0  # priced with the recorder's own price book
+    assert rec.flush() and not rec.lake.find("invocations")  # nothing went to the flusher
+    rec.shutdown()
