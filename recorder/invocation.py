@@ -1,9 +1,9 @@
 """The hot path: ``Invocation`` and ``Round`` context managers.
 
 They validate, take timestamps, price each round from a cached price and, when
-the invocation block ends, hand one tuple per row to the flusher. No JSON, no
-uuid4, no I/O and no Arrow here: a recorded invocation of three rounds costs a
-few microseconds of the agent's time. Exceptions are recorded (Failed, or
+the invocation block ends, hand one tuple per row to their sink (``recorder.sink``).
+No JSON, no uuid4, no I/O and no Arrow here: a recorded invocation of three rounds
+costs a few microseconds of the agent's time. Exceptions are recorded (Failed, or
 Timeout for ``TimeoutError``) and re-raised; recording itself never raises once
 the block has started. Message lists are copied shallowly, so an agent may keep
 appending to its own list after a round.
@@ -409,9 +409,10 @@ class Invocation:
                 lat_us / 1000, self._ttft, t[0], t[1], t[2], t[3], t[4], cost, self._unpriced, len(self._rows),
                 self.user_id, self.task_id, self.session_id, self.prompt_name, self.prompt_version,
                 self.system_prompt, self.user_message, self.variables, self.system_variables, self.response,
-                None, self.memory_context, None, SCHEMA_VERSION, t[5], t[6], t[7], t[8], t[9],
-                self._reported, self._reason,
+                # the files, in a list of the row's own: the flusher describes them in place (recorder.mirror)
+                list(self.files) if self.files else None, self.memory_context, None, SCHEMA_VERSION,
+                t[5], t[6], t[7], t[8], t[9], self._reported, self._reason,
             )
-            self._sink.submit((row, self._rows, self.files, self.tenant))
+            self._sink.submit((row, self._rows))
         except Exception:
             self._sink.internal_error()

@@ -20,22 +20,20 @@ the queue. Failures are logged and counted and never break the run.
 
 from __future__ import annotations
 
-import atexit
 import hashlib
 import json
 import logging
 import os
 import threading
 import time
-import weakref
 from collections import deque
 from typing import Any
 
 from invlog.lake import Lake, new_part_id, validate_tenant
+from recorder import lifecycle
 from recorder.redact import redact_text, redact_value
 
 log = logging.getLogger("invocation_logs")
-_live: weakref.WeakSet[MemoryWriter] = weakref.WeakSet()
 
 
 def _slug(value: str) -> str:
@@ -51,7 +49,7 @@ class MemoryWriter:
         self.folder = os.path.join(spool_dir, "memory")
         self.errors = 0  # failed attempts to store a turn (each is retried)
         self._init()
-        _live.add(self)
+        lifecycle.track(self)
         if self._spooled():  # what an earlier process (or an outage) left: stored from now on
             self._start()
 
@@ -99,6 +97,12 @@ class MemoryWriter:
                     return False
                 self._cond.wait(min(left, 0.1))
         return True
+
+    def after_fork(self) -> None:
+        self._init()  # the parent's thread is not in the child; the queue is the parent's to store
+
+    def stop_at_exit(self) -> None:
+        self.close(timeout=5.0)
 
     def close(self, timeout: float) -> bool:
         ok = self.drain(timeout)
@@ -186,23 +190,6 @@ class MemoryWriter:
         if now - self._last_log >= 10.0:
             self._last_log = now
             log.warning("%s", redact_text(msg % args))
-
-
-def _after_fork_in_child() -> None:
-    for w in list(_live):
-        w._init()  # the parent's thread is not in the child; the queue is the parent's to store
-
-
-def _close_all() -> None:
-    for w in list(_live):
-        try:
-            w.close(timeout=5.0)
-        except Exception:  # pragma: no cover - never fail interpreter exit
-            log.exception("invocation logs: storing session memory at exit failed")
-
-
-os.register_at_fork(after_in_child=_after_fork_in_child)
-atexit.register(_close_all)
 
 
 class MemoryStore:

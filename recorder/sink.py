@@ -28,19 +28,23 @@ class Sink(Protocol):
 class FlusherSink:
     """Invocations go to the recorder's flusher (its bounded queue)."""
 
-    __slots__ = ("_counters", "prices", "submit")
+    __slots__ = ("_flusher", "prices", "submit")
 
     def __init__(self, prices: PriceBook, flusher: Any):
         self.prices = prices
         self.submit = flusher.submit  # bound once: one attribute lookup per run on the hot path
-        self._counters = flusher.counters
+        self._flusher = flusher
 
     def internal_error(self) -> None:
-        self._counters["internal_errors"] += 1
+        # looked up each time: a forked child's flusher starts a fresh ledger
+        self._flusher.ledger.counters["internal_errors"] += 1
 
 
 class MemorySink:
-    """Keeps every submitted item: ``(invocation row, round rows, files, tenant)`` tuples."""
+    """Keeps every submitted item: ``(invocation row, round rows)`` tuples.
+
+    Rows are as the hot path built them: costs in picodollars, and the attachments slot
+    holding the run's ``LLMFile`` objects (no flusher mirrors them here)."""
 
     def __init__(self, prices: PriceBook | None = None):
         self.prices = prices if prices is not None else PriceBook(None)
@@ -55,7 +59,7 @@ class MemorySink:
 
     def invocations(self) -> list[dict[str, Any]]:
         """The invocation rows as the hot path built them, by column name (costs in picodollars)."""
-        return [dict(zip(INVOCATIONS.names, row, strict=True)) for row, *_ in self.items]
+        return [dict(zip(INVOCATIONS.names, row, strict=True)) for row, _ in self.items]
 
     def rounds(self) -> list[dict[str, Any]]:
-        return [dict(zip(ROUNDS.names, r, strict=True)) for _, rounds, *_ in self.items for r in rounds]
+        return [dict(zip(ROUNDS.names, r, strict=True)) for _, rounds in self.items for r in rounds]

@@ -56,6 +56,24 @@ def test_the_hot_path_does_not_import_the_recorder():
     assert "recorder.core" not in imported and "recorder" not in imported
 
 
+def test_the_write_path_is_split_by_job():
+    """The batch worker composes the jobs; it does not run the helper, spool, publish or mirror itself."""
+    # a name each job's module imports to do its job, and the batch worker must not
+    jobs = {"helper": "EncoderProcess", "spool_writer": "Segment", "publisher": "parts", "mirror": "hashlib",
+            "ledger": "redact_text", "lifecycle": "atexit"}
+    imported = {}
+    for name in ("flusher", *jobs):
+        with open(os.path.join(ROOT, "recorder", f"{name}.py"), encoding="utf-8") as fh:
+            tree = ast.parse(fh.read())
+        doc = ast.get_docstring(tree) or ""
+        assert "\n\n" in doc, f"recorder/{name}.py needs a summary line and one paragraph on its job"
+        imported[name] = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import | ast.ImportFrom)
+                          for a in n.names}
+    for name, marker in jobs.items():
+        assert marker in imported[name], f"recorder/{name}.py no longer does its job ({marker})"
+        assert marker not in imported["flusher"], f"the flusher does {name}'s job itself ({marker})"
+
+
 def test_every_sql_file_has_its_function_and_is_used():
     sources = ""
     for f in os.listdir(os.path.join(ROOT, "warehouse")):

@@ -74,8 +74,8 @@ def _segment_with_batch(spool, n, tenant="acme"):
                 r.set_response("x", usage={"input_tokens": 10, "output_tokens": 1})
     rec.shutdown()
     enc = Encoder()
-    inv_t = enc.table("invocations", [row for row, _, _, _ in items])
-    rnd_t = enc.table("rounds", [r for _, rs, _, _ in items for r in rs])
+    inv_t = enc.table("invocations", [row for row, _ in items])
+    rnd_t = enc.table("rounds", [r for _, rs in items for r in rs])
     seg = Segment.create(spool)
     seg.append(encode_frame(inv_t, rnd_t))
     return seg, inv_t, rnd_t

@@ -40,7 +40,7 @@ def _record(rec, k0, n):
 def _wait_ready(rec, seconds=30.0):
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        worker = rec._flusher._worker
+        worker = rec._flusher.helper.worker
         if worker is not None and worker.ready and worker.dead is None:
             return worker
         time.sleep(0.05)
@@ -94,7 +94,7 @@ def test_staged_chunks_count_against_the_queue_bound(make_recorder):
     try:
         _record(rec, 0, 120)
         deadline = time.monotonic() + 10
-        while rec._flusher._staged_n == 0 and time.monotonic() < deadline:
+        while rec._flusher.helper.pending() == 0 and time.monotonic() < deadline:
             time.sleep(0.01)
         stats = rec.stats()
         assert rec.pending() <= 50 and stats["queue_depth"] <= 50
@@ -149,9 +149,9 @@ def test_an_unpicklable_batch_is_encoded_here_and_the_helper_keeps_its_own(make_
     try:
         run(0)
         deadline = time.monotonic() + 10
-        while not rec._flusher._inflight and time.monotonic() < deadline:
+        while not rec._flusher.helper.in_flight() and time.monotonic() < deadline:
             time.sleep(0.01)
-        assert len(rec._flusher._inflight) == 1
+        assert rec._flusher.helper.in_flight() == 1
         run(1, variables={"lock": threading.Lock()})  # cannot be pickled: encoded here meanwhile
         deadline = time.monotonic() + 10
         while rec.stats()["encoder_process_errors"] == 0 and time.monotonic() < deadline:
@@ -164,14 +164,14 @@ def test_an_unpicklable_batch_is_encoded_here_and_the_helper_keeps_its_own(make_
         "question 0", "question 1", "question 2"]  # each exactly once
     stats = rec.stats()
     assert stats["encoder_process_errors"] == 1 and stats["dropped_encode"] == 0
-    assert rec._flusher._worker is worker and worker.dead is None  # not replaced: it was fine
+    assert rec._flusher.helper.worker is worker and worker.dead is None  # not replaced: it was fine
 
 
 def test_a_redaction_hook_keeps_encoding_in_process(make_recorder):
     rec = make_recorder(encoder_process=True, redact=lambda field, value: value)
     _record(rec, 0, 5)
     assert rec.flush()
-    assert rec._flusher._worker is None and len(rows(rec.lake, "invocations")) == 5
+    assert rec._flusher.helper.worker is None and len(rows(rec.lake, "invocations")) == 5
 
 
 def test_runs_recorded_while_the_helper_starts_wait_for_it(tmp_path):
@@ -200,9 +200,9 @@ def test_shutdown_does_not_wait_for_a_helper_that_never_starts(make_recorder, tm
     monkeypatch.setattr(sys, "executable", str(hung))
     rec = make_recorder(encoder_process=True)
     deadline = time.monotonic() + 10
-    while rec._flusher._worker is None and time.monotonic() < deadline:  # started by the flusher thread
+    while rec._flusher.helper.worker is None and time.monotonic() < deadline:  # started by the flusher thread
         time.sleep(0.01)
-    worker = rec._flusher._worker
+    worker = rec._flusher.helper.worker
     assert worker is not None
     _record(rec, 0, 20)
     assert not worker.ready and rec.stats()["queue_depth"] == 20  # staged, waiting for the helper

@@ -11,6 +11,7 @@ from decimal import Decimal
 import pytest
 
 from recorder import LLMFile, current_invocation
+from recorder.sink import MemorySink
 from tests.lakeread import rows
 
 INV = {"tenant": "acme", "agent": "etl", "provider": "openai", "model": "gpt-4o"}
@@ -183,6 +184,18 @@ def test_attachments_mirrored_once_urls_recorded_failures_fail_open(make_recorde
     assert rec.lake.read(f"attachments/tenant=acme/{sha[:2]}/{sha}") == b"%PDF-1.4 invoice"
     assert i["status"] == "Success" and rec.stats()["attachment_errors"] == 1
     assert "mirroring missing.png failed" in caplog.text
+    # described in a list of the row's own: the caller's list and the invocation's keep their files
+    assert all(isinstance(f, LLMFile) for f in files) and inv.files == files
+
+
+def test_the_hot_path_hands_over_the_files_without_io(make_recorder, tmp_path):
+    sink = MemorySink()
+    rec = make_recorder(sink=sink)
+    files = [LLMFile.from_path(tmp_path / "not-yet-written.txt")]  # would fail if anything read it now
+    with rec.invocation(**INV, files=files) as inv, inv.round() as r:
+        r.set_response("ok", usage=USAGE)
+    (row,) = sink.invocations()
+    assert row["attachments"] == files and row["attachments"] is not files and row["tenant"] == "acme"
 
 
 def test_threads_and_asyncio_follow_their_own_invocation(make_recorder):
