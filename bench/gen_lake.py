@@ -19,9 +19,9 @@ import time
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
-from invlog.lake import INVOCATIONS, ROUNDS, Lake, conform, convert, file_schema
+from invlog.lake import INVOCATIONS, ROUNDS, Lake, conform, convert, file_schema, partition_path
+from invlog.lake.files import parquet_bytes
 from recorder.encode import picos_to_decimal
 from recorder.providers.offline import _trace
 from warehouse.compact import ROW_GROUP
@@ -112,14 +112,14 @@ def partition_tables(rng: np.random.Generator, tenant: str, day: dt.date, n: int
 
 
 def write_parts(out: str, table: str, tenant: str, day: dt.date, t: pa.Table, pieces: int) -> None:
-    folder = os.path.join(out, table, f"tenant={tenant}", f"date={day.isoformat()}")
+    folder = os.path.join(out, partition_path(table, tenant, day))
     os.makedirs(folder, exist_ok=True)
     step = max(1, -(-t.num_rows // pieces))
     for k in range(pieces):
         part = t.slice(k * step, step)
         if part.num_rows or k == 0:
-            pq.write_table(part, os.path.join(folder, f"{k:05d}-bench.parquet"), compression="zstd",
-                           row_group_size=ROW_GROUP, write_page_checksum=True)  # as compaction writes them
+            with open(os.path.join(folder, f"{k:05d}-bench.parquet"), "wb") as f:
+                f.write(parquet_bytes(part, row_group_size=ROW_GROUP))  # as compaction writes them
 
 
 def main() -> None:

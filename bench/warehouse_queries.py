@@ -33,6 +33,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from invlog.lake import Lake
+from invlog.lake.files import parquet_bytes
+from invlog.lake.layout import tenant_path
 from warehouse import Warehouse, rollup, sqlfiles
 from warehouse import compact as maint
 from warehouse.core import GRAINS, HIVE, SORTS, SPLITS
@@ -68,8 +70,8 @@ def workload(wh: Warehouse, today: dt.date, iid: str) -> dict[str, object]:
 def native(lake: str, today: dt.date, iid: str) -> dict[str, object]:
     con = duckdb.connect()
     con.execute("set TimeZone = 'UTC'")
-    inv_glob = os.path.join(lake, "invocations", f"tenant={TENANT}", "*", "*.parquet")
-    rnd_glob = os.path.join(lake, "rounds", f"tenant={TENANT}", "*", "*.parquet")
+    inv_glob = os.path.join(lake, tenant_path("invocations", TENANT), "*", "*.parquet")
+    rnd_glob = os.path.join(lake, tenant_path("rounds", TENANT), "*", "*.parquet")
     con.execute(f"create table inv as select * from read_parquet('{inv_glob}', {HIVE})")
     con.execute(f"create table rnd as select * from read_parquet('{rnd_glob}', {HIVE})")
     con.execute("create macro inv_src(files) as table select * from inv")
@@ -124,10 +126,10 @@ def page(q, params: dict, sort: str):
 
 def fragment_copy(src: str, dst: str, fragments: int, today: dt.date) -> None:
     for table in ("invocations", "rounds"):
-        base = os.path.join(src, table, f"tenant={TENANT}")
+        base = os.path.join(src, tenant_path(table, TENANT))
         for name in sorted(os.listdir(base)):
             day = dt.date.fromisoformat(name[5:])
-            out = os.path.join(dst, table, f"tenant={TENANT}", name)
+            out = os.path.join(dst, tenant_path(table, TENANT), name)
             os.makedirs(out, exist_ok=True)
             files = [os.path.join(base, name, f) for f in os.listdir(os.path.join(base, name))]
             parts = [f for f in files if not os.path.basename(f).startswith("_")]
@@ -138,8 +140,8 @@ def fragment_copy(src: str, dst: str, fragments: int, today: dt.date) -> None:
             t = pa.concat_tables([pq.read_table(f) for f in parts])
             step = -(-t.num_rows // fragments)
             for k in range(fragments):
-                pq.write_table(t.slice(k * step, step), os.path.join(out, f"{k:05d}-frag.parquet"),
-                               compression="zstd")
+                with open(os.path.join(out, f"{k:05d}-frag.parquet"), "wb") as fh:
+                    fh.write(parquet_bytes(t.slice(k * step, step)))
 
 
 def main() -> None:

@@ -22,6 +22,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from invlog.lake import partition_path
 from recorder import Agent, LLMFile, PromptTemplate, Recorder
 from recorder.clock import SimClock
 from recorder.providers import OfflineProvider
@@ -90,7 +91,7 @@ def record_demo(rec: Recorder, *, tenants: int, days: int, seed: int, runs_per_d
     done = 0
     bar = tqdm(total=sum(n for _, _, n in plan), desc="recording demo runs", unit="run", disable=not progress)
     for tenant, day, n in plan:
-        marker = f"_demo/{key}/tenant={tenant}/date={day.isoformat()}.done"
+        marker = f"{partition_path(f'_demo/{key}', tenant, day)}.done"
         if rec.lake.exists(marker):
             bar.update(n)
             continue

@@ -30,6 +30,7 @@ from collections import deque
 from typing import Any
 
 from invlog.lake import Lake, new_part_id, validate_tenant
+from invlog.lake.layout import tenant_path
 from recorder import lifecycle
 from recorder.redact import redact_text, redact_value
 
@@ -202,7 +203,7 @@ class MemoryStore:
 
     def _folder(self, tenant: str, agent: str, session: str) -> str:
         validate_tenant(tenant)
-        return f"_memory/tenant={tenant}/agent={_slug(agent)}/session={_slug(session)}"
+        return f"{tenant_path('_memory', tenant)}/agent={_slug(agent)}/session={_slug(session)}"
 
     def turns(self, tenant: str, agent: str, session: str) -> list[dict[str, Any]]:
         key = (tenant, agent, session)

@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from invlog.lake import INVOCATIONS, Lake
+from invlog.lake.layout import attachment_path
 from recorder.attachments import LLMFile
 from recorder.ledger import Ledger
 from recorder.redact import redact_text
@@ -66,7 +67,7 @@ def mirror(lake: Lake, tenant: str, f: LLMFile, max_bytes: int) -> dict[str, Any
             raise OSError(f"file is {len(data)} bytes, over the mirror limit of {max_bytes}")
         sha = hashlib.sha256(data).hexdigest()
         meta["sha256"] = sha
-        rel = f"attachments/tenant={tenant}/{sha[:2]}/{sha}"
+        rel = attachment_path(tenant, sha)
         if not lake.exists(rel):
             lake.put(rel, data)
         meta["uri"] = lake.uri(rel)

@@ -4,8 +4,8 @@ A part file is named by the id of the spool segment (or batch) it came from, so
 publishing the same segment twice writes the same names: a part that already
 exists is skipped, which makes replay after a crash exactly-once. Rounds are
 published before invocations, so a visible invocation always has its rounds.
-Files are zstd-compressed with page checksums; the partition columns are dropped
-(they live only in the path and the Delta log). After the files, one pending
+Files are written as every lake file is (``invlog.lake.files``); the partition
+columns are dropped (they live only in the path and the Delta log). After the files, one pending
 record (``invlog.lake.pending``) names them with their SHA-256 and statistics:
 readers see them from then on, and the committer registers them in the log.
 """
@@ -18,33 +18,13 @@ from collections.abc import Callable, Sequence
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
-from invlog.lake import (
-    INVOCATIONS,
-    PARTITION_KEYS,
-    ROUNDS,
-    Lake,
-    checksums,
-    conform,
-    convert,
-    delta,
-    file_schema,
-    partition_path,
-    pending,
-)
+from invlog.lake import PARTITION_KEYS, Lake, checksums, conform, convert, delta, pending
 from invlog.lake.delta import FileEntry
-from invlog.lake.layout import bump_generation
+from invlog.lake.files import FILE_SCHEMAS, parquet_bytes
+from invlog.lake.layout import bump_generation, file_path, log_path
 
 _EPOCH = dt.date(1970, 1, 1)
-_FILE_SCHEMAS = {"invocations": file_schema(INVOCATIONS), "rounds": file_schema(ROUNDS)}
-
-
-def parquet_bytes(table: pa.Table) -> bytes:
-    sink = pa.BufferOutputStream()
-    pq.write_table(table, sink, compression="zstd", write_page_checksum=True,
-                   coerce_timestamps="us", allow_truncated_timestamps=False)
-    return sink.getvalue().to_pybytes()
 
 
 def _partitions(table: pa.Table) -> list[tuple[tuple[str, int], pa.Table]]:
@@ -92,7 +72,7 @@ def publish(lake: Lake, part_id: str, invocations: Sequence[pa.Table], rounds: S
             continue
         for (tenant, day), part in _partitions(table):
             date = _EPOCH + dt.timedelta(days=day)
-            rel = f"{partition_path(name, tenant, date)}/{part_id}.parquet"
+            rel = file_path(name, tenant, date, f"{part_id}.parquet")
             if exists(rel):  # published by an earlier attempt (maybe one whose reply was lost): persisted
                 counts[name] += part.num_rows
                 if lake.exists(rel):  # not merged away: its record may be the one that was lost
@@ -100,11 +80,11 @@ def publish(lake: Lake, part_id: str, invocations: Sequence[pa.Table], rounds: S
                 continue
             part = part.drop_columns(list(PARTITION_KEYS))
             # conform: a spool segment written by an older recorder lacks the newer columns
-            data = parquet_bytes(conform(part, _FILE_SCHEMAS[name]))
+            data = parquet_bytes(conform(part, FILE_SCHEMAS[name]))
             digest = checksums.sha256(data)
             lake.put(rel, data, sha256=digest)
-            entries.append(FileEntry(name, rel.split("/", 1)[1], tenant, date.isoformat(), len(data),
-                                     part.num_rows, time.time_ns() // 1_000_000, digest,
+            entries.append(FileEntry(name, log_path(tenant, date, f"{part_id}.parquet"), tenant, date.isoformat(),
+                                     len(data), part.num_rows, time.time_ns() // 1_000_000, digest,
                                      delta.file_stats(name, part)))
             counts[name] += part.num_rows
             files += 1

@@ -48,6 +48,58 @@ def test_dependency_direction():
     assert not _uses("invlog/dashboard", "recorder", "invlog.cli") and not _uses("pages", "recorder")
 
 
+def _code_files(*folders, skip=()):
+    for folder in folders:
+        top = os.path.join(ROOT, folder)
+        if os.path.isfile(top):
+            yield folder, top
+            continue
+        for dirpath, _, files in os.walk(top):
+            rel = os.path.relpath(dirpath, ROOT)
+            if any(rel == s or rel.startswith(s + os.sep) for s in skip):
+                continue
+            for f in sorted(files):
+                if f.endswith(".py"):
+                    yield os.path.join(rel, f), os.path.join(dirpath, f)
+
+
+def _docstrings(tree):
+    out = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef) and node.body:
+            first = node.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+                out.add(id(first.value))
+    return out
+
+
+def test_only_the_lake_package_touches_storage_and_builds_lake_paths():
+    """Outside invlog/lake: no filesystem calls (``lake.fs.<method>``), no fsspec or s3fs, no partition
+    path spelled out (``tenant=...``), and no Parquet writer options of its own (``invlog.lake.files``;
+    the benchmarks' lean baselines write files outside the lake as a plain writer would)."""
+    bad = []
+    for rel, path in _code_files("recorder", "warehouse", "invlog", "pages", "bench", "app.py",
+                                 skip=(os.path.join("invlog", "lake"),)):
+        with open(path, encoding="utf-8") as fh:
+            tree = ast.parse(fh.read())
+        docs = _docstrings(tree)
+        for node in ast.walk(tree):
+            where = f"{rel}:{getattr(node, 'lineno', '?')}"
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Attribute) and node.value.attr == "fs":
+                bad.append(f"{where}: storage call .fs.{node.attr} (use a Lake method)")
+            elif isinstance(node, ast.Import | ast.ImportFrom):
+                names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+                bad.extend(f"{where}: imports {n}" for n in names if n.split(".")[0] in ("fsspec", "s3fs"))
+            elif (isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docs
+                  and re.search(r"(?<![?&\w])tenant=", node.value)):
+                bad.append(f"{where}: a lake path built by hand ({node.value!r}; use invlog.lake.layout)")
+            elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                  and node.func.attr == "write_table" and any(k.arg == "compression" for k in node.keywords)
+                  and not rel.startswith("bench")):
+                bad.append(f"{where}: Parquet writer options of its own (use invlog.lake.files.parquet_bytes)")
+    assert not bad, "\n".join(bad)
+
+
 def test_the_hot_path_does_not_import_the_recorder():
     """Invocation and Round depend on the narrow sink interface (recorder.sink), not on Recorder."""
     with open(os.path.join(ROOT, "recorder", "invocation.py"), encoding="utf-8") as fh:

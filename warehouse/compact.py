@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import json
 import math
 import time
 from collections.abc import Callable, Iterable
@@ -33,25 +32,13 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from invlog.lake import (
-    INVOCATIONS,
-    ROUNDS,
-    Lake,
-    checksums,
-    conform,
-    delta,
-    file_schema,
-    markers,
-    new_part_id,
-    pending,
-    validate_tenant,
-)
+from invlog.lake import Lake, checksums, conform, delta, markers, new_part_id, pending
 from invlog.lake.commit import commit_pending
 from invlog.lake.delta import FileEntry, Removal
-from invlog.lake.layout import COMPACTED_PREFIX, bump_generation, side_path
+from invlog.lake.files import FILE_SCHEMAS, parquet_bytes
+from invlog.lake.layout import bump_generation, file_path, log_path, partition_path, side_path, tenant_path
 from warehouse import rollup, toplist
 
-TABLE_SCHEMAS = {"invocations": file_schema(INVOCATIONS), "rounds": file_schema(ROUNDS)}
 Step = Callable[[str], None]
 # Row groups of 16k rows: min/max statistics let DuckDB skip most of a day's file when it looks
 # up one invocation (a trace took half the time), at a negligible cost to full scans.
@@ -71,45 +58,20 @@ class CompactionResult:
     details: list[str] = field(default_factory=list)
 
 
-def committed(lake: Lake, table: str, tenant: str | None = None) -> dict[tuple[str, str], dict[str, int]]:
-    """(tenant, date) -> {name: size} of the table's committed live files (optionally one tenant's)."""
-    dtab = delta.open_table(lake, table)
-    out: dict[tuple[str, str], dict[str, int]] = {}
-    if dtab is None:
-        return out
-    live = delta.live_entries(dtab)
-    for path, size, t, d in zip(live.column("path").to_pylist(), live.column("size_bytes").to_pylist(),
-                                live.column("tenant").to_pylist(), live.column("date").to_pylist(), strict=True):
-        if tenant is None or t == tenant:
-            out.setdefault((t, d), {})[path.rsplit("/", 1)[-1]] = size
-    return out
-
-
-def pending_paths(lake: Lake) -> set[str]:
-    """Paths from the root of the files that a pending record names."""
-    out = set()
-    for rid in pending.ids(lake):
-        out.update(e.rel for e in pending.read(lake, rid) or [])
-    return out
-
-
 def partitions(lake: Lake, tenant: str | None = None) -> list[tuple[str, str, dt.date]]:
     """(table, tenant, date) of every committed partition, optionally of one tenant."""
     out = []
     for table in delta.NAMES:
-        out.extend((table, t, dt.date.fromisoformat(d)) for t, d in committed(lake, table, tenant))
+        out.extend((table, t, dt.date.fromisoformat(d)) for t, d in delta.committed(lake, table, tenant))
     return sorted(out)
 
 
 def _write_merged(lake: Lake, table: str, tenant: str, date: dt.date, merged: str,
                   merged_table: pa.Table) -> FileEntry:
-    rel = f"{table}/tenant={tenant}/date={date.isoformat()}/{merged}"
-    sink = pa.BufferOutputStream()
-    pq.write_table(merged_table, sink, compression="zstd", write_page_checksum=True, row_group_size=ROW_GROUP)
-    data = sink.getvalue().to_pybytes()
+    data = parquet_bytes(merged_table, row_group_size=ROW_GROUP)
     digest = checksums.sha256(data)
-    lake.put(rel, data, sha256=digest)
-    return FileEntry(table, rel.split("/", 1)[1], tenant, date.isoformat(), len(data), merged_table.num_rows,
+    lake.put(file_path(table, tenant, date, merged), data, sha256=digest)
+    return FileEntry(table, log_path(tenant, date, merged), tenant, date.isoformat(), len(data), merged_table.num_rows,
                      time.time_ns() // 1_000_000, digest, delta.file_stats(table, merged_table))
 
 
@@ -119,12 +81,11 @@ def compact_partition(lake: Lake, table: str, tenant: str, date: dt.date, *, tar
     """Merge the partition's small committed files; ``step(name)`` is called after each step (tests
     inject crashes). ``live``: the partition's committed files (name -> size); ``busy``: paths from
     the root that a pending record names (left alone)."""
-    validate_tenant(tenant)
-    rel = f"{table}/tenant={tenant}/date={date.isoformat()}"
+    rel = partition_path(table, tenant, date)
     res = CompactionResult(partitions=1)
     if live is None:
-        live = committed(lake, table, tenant).get((tenant, date.isoformat()), {})
-    busy = busy if busy is not None else pending_paths(lake)
+        live = delta.committed(lake, table, tenant).get((tenant, date.isoformat()), {})
+    busy = busy if busy is not None else pending.paths(lake)
     side = side_path(rel)
     in_flight = _abandoned_merges(lake, rel, live, step)
     small = sorted(n for n, size in live.items()
@@ -145,8 +106,7 @@ def compact_partition(lake: Lake, table: str, tenant: str, date: dt.date, *, tar
             continue
         cid = new_part_id()
         merged = f"c-{cid}.parquet"
-        marker = {"merged": merged, "replaces": group, "created_at": dt.datetime.now(dt.UTC).isoformat()}
-        lake.put(f"{side}/{COMPACTED_PREFIX}{cid}.json", json.dumps(marker).encode())
+        markers.write(lake, rel, cid, merged, group)
         if step:
             step("marker")
         tables = [pq.read_table(io.BytesIO(lake.read(f"{rel}/{n}"))) for n in group]
@@ -162,8 +122,7 @@ def compact_partition(lake: Lake, table: str, tenant: str, date: dt.date, *, tar
             if step:
                 step("rollup")
         checksums.record(lake, [entry], cid)
-        removes = [Removal(f"tenant={tenant}/date={date.isoformat()}/{n}", tenant, date.isoformat(), live[n])
-                   for n in group]
+        removes = [Removal(log_path(tenant, date, n), tenant, date.isoformat(), live[n]) for n in group]
         delta.commit(lake, table, [entry], removes, operation="compact")
         if step:
             step("commit")
@@ -175,7 +134,7 @@ def compact_partition(lake: Lake, table: str, tenant: str, date: dt.date, *, tar
         res.rows += merged_table.num_rows
         res.details.append(f"{rel}: {len(group)} files -> {merged} ({merged_table.num_rows} rows)")
     if table == "invocations" and res.files_written:  # the merges changed the partition's files
-        live = committed(lake, table, tenant).get((tenant, date.isoformat()), {})
+        live = delta.committed(lake, table, tenant).get((tenant, date.isoformat()), {})
     added = add_rollups(lake, tenant, date, step=step, live=live) if table == "invocations" else 0
     if added:
         res.rollups_written += added
@@ -202,41 +161,31 @@ def _abandoned_merges(lake: Lake, rel: str, live: dict[str, int], step: Step | N
             continue
         for path in (f"{rel}/{merged}", f"{side}/{rollup.rollup_name(merged)}",
                      f"{side}/{toplist.toplist_name(merged)}", f"{side}/{mname}"):
-            try:
-                lake.fs.rm(lake.path(path))
-            except FileNotFoundError:
-                pass
+            lake.remove(path)
         if step:
             step("undo")
     return busy
-
-
-def _side_names(lake: Lake, folder: str) -> set[str]:
-    try:
-        return {p.rstrip("/").rsplit("/", 1)[-1] for p in lake.fs.ls(lake.path(folder), detail=False)}
-    except FileNotFoundError:
-        return set()
 
 
 def add_rollups(lake: Lake, tenant: str, date: dt.date, *, step: Step | None = None,
                 live: dict[str, int] | None = None) -> int:
     """Write the rollups (and top lists) that the partition's live large or compacted parts lack;
     returns how many. ``live``: the partition's committed files, if the caller has them."""
-    rel = f"invocations/tenant={tenant}/date={date.isoformat()}"
+    rel = partition_path("invocations", tenant, date)
     if live is None:
-        live = committed(lake, "invocations", tenant).get((tenant, date.isoformat()), {})
-    side_names = _side_names(lake, side_path(rel))
+        live = delta.committed(lake, "invocations", tenant).get((tenant, date.isoformat()), {})
+    side_names = set(lake.names(side_path(rel)))
     written = 0
     for n in sorted(live):
         if rollup.rollup_name(n) in side_names and toplist.toplist_name(n) in side_names:
             continue
         if not n.startswith("c-"):
-            with lake.fs.open(lake.path(f"{rel}/{n}"), "rb") as f:
+            with lake.open(f"{rel}/{n}") as f:
                 if not rollup.wanted(n, pq.ParquetFile(f).metadata.num_rows):
                     continue
         part = pq.read_table(io.BytesIO(lake.read(f"{rel}/{n}")))
         lake.put(f"{side_path(rel)}/{rollup.rollup_name(n)}", rollup.build(part))
-        lake.put(f"{side_path(rel)}/{toplist.toplist_name(n)}", toplist.build(conform(part, TABLE_SCHEMAS[
+        lake.put(f"{side_path(rel)}/{toplist.toplist_name(n)}", toplist.build(conform(part, FILE_SCHEMAS[
             "invocations"])))
         written += 1
         if step:
@@ -247,7 +196,7 @@ def add_rollups(lake: Lake, tenant: str, date: dt.date, *, step: Step | None = N
 def _upgrade(tables: list[pa.Table], table: str) -> Iterable[pa.Table]:
     """Older part files may lack newer columns: add them as nulls (union by name)."""
     for t in tables:
-        yield conform(t, TABLE_SCHEMAS[table])
+        yield conform(t, FILE_SCHEMAS[table])
 
 
 def vacuum(lake: Lake, *, grace_seconds: float = DEFAULT_GRACE) -> int:
@@ -273,34 +222,31 @@ def cleanup(lake: Lake, table: str, tenant: str, date: dt.date, *, grace_seconds
     Markers and rollups that older versions kept in the data folder move out (markers copied
     first, so one of the two is always there); temp files of a killed writer go once stale.
     """
-    rel = f"{table}/tenant={tenant}/date={date.isoformat()}"
+    rel = partition_path(table, tenant, date)
     side = side_path(rel)
     if live is None:
-        live = committed(lake, table, tenant).get((tenant, date.isoformat()), {})
-    try:
-        entries = [e for e in lake.fs.ls(lake.path(rel), detail=True) if e["type"] == "file"]
-    except FileNotFoundError:
-        entries = []
-    side_names = _side_names(lake, side)
+        live = delta.committed(lake, table, tenant).get((tenant, date.isoformat()), {})
+    side_names = set(lake.names(side))
     now = time.time()
     deleted = 0
-    for e in entries:
-        n = e["name"].rstrip("/").rsplit("/", 1)[-1]
-        mtime = e.get("mtime") or e.get("created")
-        if n.startswith(".") and ".tmp-" in n and mtime and now - float(mtime) >= grace_seconds:
-            lake.fs.rm(lake.path(f"{rel}/{n}"))
+    for e in lake.entries(rel):
+        n = e.name
+        if e.is_dir:
+            continue
+        if n.startswith(".") and ".tmp-" in n and e.mtime and now - e.mtime >= grace_seconds:
+            lake.remove(f"{rel}/{n}")
             deleted += 1
-        elif n.startswith(COMPACTED_PREFIX) and n.endswith(".json"):
+        elif markers.is_marker(n):
             if n not in side_names:
                 lake.put(f"{side}/{n}", lake.read(f"{rel}/{n}"))
                 side_names.add(n)
-            lake.fs.rm(lake.path(f"{rel}/{n}"))
+            lake.remove(f"{rel}/{n}")
         elif n.startswith(rollup.PREFIX):
-            lake.fs.rm(lake.path(f"{rel}/{n}"))
+            lake.remove(f"{rel}/{n}")
     for n in sorted(side_names):  # rollups and top lists are only ever used with a live part
         for prefix in (rollup.PREFIX, toplist.PREFIX):
             if n.startswith(prefix) and n[len(prefix):] not in live:
-                lake.fs.rm(lake.path(f"{side}/{n}"))
+                lake.remove(f"{side}/{n}")
     return deleted
 
 
@@ -311,9 +257,9 @@ def compact(lake: Lake, *, tenant: str | None = None, before: dt.date | None = N
     before ``before`` (default: today, UTC), then vacuum and tidy."""
     commit_pending(lake)
     before = before or dt.datetime.now(dt.UTC).date()
-    busy = pending_paths(lake)
-    todo = [(table, t, d, files) for table in delta.NAMES for (t, d), files in committed(lake, table, tenant).items()
-            if dt.date.fromisoformat(d) < before]
+    busy = pending.paths(lake)
+    todo = [(table, t, d, files) for table in delta.NAMES
+            for (t, d), files in delta.committed(lake, table, tenant).items() if dt.date.fromisoformat(d) < before]
     todo.sort(key=lambda x: (x[0], x[1], x[2]))
     total = CompactionResult()
     iterator: Iterable = todo
@@ -331,14 +277,15 @@ def compact(lake: Lake, *, tenant: str | None = None, before: dt.date | None = N
         total.rows += r.rows
         total.details.extend(r.details)
     total.files_deleted += vacuum(lake, grace_seconds=grace_seconds)
-    after = {table: committed(lake, table, tenant) for table in delta.NAMES}
+    after = {table: delta.committed(lake, table, tenant) for table in delta.NAMES}
     for table in delta.NAMES:
         for (t, d), files in sorted(after[table].items()):
             if dt.date.fromisoformat(d) < before:
                 total.files_deleted += cleanup(lake, table, t, dt.date.fromisoformat(d),
                                                grace_seconds=grace_seconds, live=files)
     for t in sorted({t for table in delta.NAMES for (t, _) in after[table]}):
-        live_paths = [f"{table}/tenant={t}/date={d}/{n}" for table in delta.NAMES
+        live_paths = [file_path(table, t, d, n) for table in delta.NAMES
                       for (tt, d), files in after[table].items() if tt == t for n in files]
-        checksums.consolidate(lake, t, live_paths + sorted(p for p in busy if f"/tenant={t}/" in p), new_part_id())
+        mine = tuple(tenant_path(table, t) + "/" for table in delta.NAMES)
+        checksums.consolidate(lake, t, live_paths + sorted(p for p in busy if p.startswith(mine)), new_part_id())
     return total

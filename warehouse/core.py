@@ -24,7 +24,8 @@ import duckdb
 import polars as pl
 import pyarrow.parquet as pq
 
-from invlog.lake import INVOCATIONS, ROUNDS, Lake, file_schema, validate_tenant
+from invlog.lake import INVOCATIONS, ROUNDS, Lake, file_schema, partition_path, validate_tenant
+from invlog.lake.layout import placeholder_partition
 from warehouse import rollup, sqlfiles, toplist
 from warehouse.errors import CorruptPartError, QueryError
 from warehouse.index import PartIndex
@@ -138,7 +139,7 @@ class Warehouse:
         folder = tempfile.mkdtemp(prefix="invlog-empty-")
         out = {}
         for table, schema in (("invocations", INVOCATIONS), ("rounds", ROUNDS)):
-            path = os.path.join(folder, table, "tenant=-", "date=1970-01-01")
+            path = os.path.join(folder, placeholder_partition(table))
             os.makedirs(path)
             pq.write_table(file_schema(schema).empty_table(), os.path.join(path, "empty.parquet"))
             out[table] = os.path.join(path, "empty.parquet")
@@ -339,7 +340,7 @@ class Warehouse:
         for table, df in (("invocations", inv), ("rounds", rnd)):
             df = df.with_columns(pl.col("started_at").dt.date().alias("_day"))
             for (day,), part in df.partition_by("_day", as_dict=True).items():
-                path = os.path.join(folder, table, f"tenant={tenant}", f"date={day}")
+                path = os.path.join(folder, partition_path(table, tenant, day))
                 os.makedirs(path, exist_ok=True)
                 part.drop("_day").write_parquet(os.path.join(path, "restated.parquet"))
                 out[table].append(os.path.join(path, "restated.parquet"))

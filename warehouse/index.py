@@ -27,7 +27,7 @@ from typing import Any
 
 from invlog.lake import Lake, convert, delta, pending, validate_tenant
 from invlog.lake.delta import FileEntry
-from invlog.lake.layout import generation_path, side_path
+from invlog.lake.layout import generation_path, log_path, partition_path, side_path, tenant_path
 from warehouse.errors import LakeNotConverted
 from warehouse.rollup import PREFIX as ROLLUP_PREFIX
 from warehouse.rollup import rollup_name
@@ -121,7 +121,7 @@ class PartIndex:
     def _legacy(self, table: str) -> bool:
         """Whether the table's folders hold part files that no pending record names (an older lake)."""
         named = {e.path for entries in self._pending.values() for e in entries if e.table == table}
-        return any(f"tenant={t}/date={d}/{n}" not in named for t, d, n in convert.plain_files(self.lake, table))
+        return any(log_path(t, d, n) not in named for t, d, n in convert.plain_files(self.lake, table))
 
     def _ensure_fresh(self, force: bool) -> None:
         if force or time.monotonic() - self._refreshed >= self.refresh_interval:
@@ -141,10 +141,9 @@ class PartIndex:
             return
         if gen != idx.generation or not idx.built_for:
             idx.rollups = set()
-            for table_rel in (f"invocations/tenant={tenant}",):
-                for p in self.lake.find(side_path(table_rel)):
-                    if p.rsplit("/", 1)[-1].startswith((ROLLUP_PREFIX, TOP_PREFIX)):
-                        idx.rollups.add(p)
+            for p in self.lake.find(side_path(tenant_path("invocations", tenant))):
+                if p.rsplit("/", 1)[-1].startswith((ROLLUP_PREFIX, TOP_PREFIX)):
+                    idx.rollups.add(p)
         parts: dict[tuple[str, dt.date], Partition] = {}
         for name, t in self._tables.items():
             for date, files in t.files.get(tenant, {}).items():
@@ -157,7 +156,7 @@ class PartIndex:
         for (name, date), part in parts.items():
             if name != "invocations":
                 continue
-            side = side_path(f"invocations/tenant={tenant}/date={date.isoformat()}")
+            side = side_path(partition_path("invocations", tenant, date))
             for n in part.files:
                 r = f"{side}/{rollup_name(n)}"
                 if r in idx.rollups:
@@ -191,7 +190,7 @@ class PartIndex:
         for (t, date), part in sorted(idx.parts.items()):
             if t != table or (start and date < start) or (end and date > end):
                 continue
-            rel = f"{table}/tenant={tenant}/date={date.isoformat()}"
+            rel = partition_path(table, tenant, date)
             use = whole is not None and whole[0] <= date <= whole[1]
             for n, r in sorted(part.files.items()):
                 if use and n in part.rollups:
@@ -210,7 +209,7 @@ class PartIndex:
         for (t, date), part in sorted(idx.parts.items()):
             if t != table or date < start or date > end:
                 continue
-            rel = f"{table}/tenant={tenant}/date={date.isoformat()}"
+            rel = partition_path(table, tenant, date)
             for n in sorted(part.files):
                 if n in part.tops:
                     tops.append(self.lake.uri(part.tops[n]))

@@ -25,8 +25,7 @@ from dataclasses import dataclass, field
 from invlog.lake import Lake, delta, pending, validate_tenant
 from invlog.lake.commit import commit_pending
 from invlog.lake.delta import Removal
-from invlog.lake.layout import bump_generation, side_path
-from warehouse.compact import committed
+from invlog.lake.layout import bump_generation, log_path, meta_path, partition_path, side_path, tenant_path
 
 SWEEP_GRACE = 86_400.0
 
@@ -41,11 +40,11 @@ def _remove_partitions(lake: Lake, tenant: str, keep: Callable[[str], bool]) -> 
     gone = []
     for table in delta.NAMES:
         removes = []
-        for (t, d), files in sorted(committed(lake, table, tenant).items()):
+        for (t, d), files in sorted(delta.committed(lake, table, tenant).items()):
             if keep(d):
                 continue
-            gone.append(f"{table}/tenant={t}/date={d}")
-            removes.extend(Removal(f"tenant={t}/date={d}/{n}", t, d, size) for n, size in sorted(files.items()))
+            gone.append(partition_path(table, t, d))
+            removes.extend(Removal(log_path(t, d, n), t, d, size) for n, size in sorted(files.items()))
         delta.commit(lake, table, [], removes, operation="retention")
     return gone
 
@@ -58,13 +57,12 @@ def retention(lake: Lake, tenant: str, keep_days: int, *, dry_run: bool = False,
         raise ValueError(f"keep_days: expected a positive integer, got {keep_days!r}")
     cutoff = ((today or dt.datetime.now(dt.UTC).date()) - dt.timedelta(days=keep_days - 1)).isoformat()
     if dry_run:
-        return sorted(f"{table}/tenant={t}/date={d}" for table in delta.NAMES
-                      for (t, d) in committed(lake, table, tenant) if d < cutoff)
+        return sorted(partition_path(table, t, d) for table in delta.NAMES
+                      for (t, d) in delta.committed(lake, table, tenant) if d < cutoff)
     commit_pending(lake, older_than=0)  # what is pending for those days goes too
     doomed = _remove_partitions(lake, tenant, lambda d: d >= cutoff)
     for rel in doomed:  # rollups and markers of removed partitions (replays into a removed day are moot)
-        if lake.fs.exists(lake.path(side_path(rel))):
-            lake.fs.rm(lake.path(side_path(rel)), recursive=True)
+        lake.remove_tree(side_path(rel))
     if doomed:
         bump_generation(lake, tenant)
     sweep_attachments(lake, tenant, grace_seconds=sweep_grace_seconds)
@@ -72,7 +70,7 @@ def retention(lake: Lake, tenant: str, keep_days: int, *, dry_run: bool = False,
 
 
 def _state_path(tenant: str) -> str:
-    return f"_meta/tenant={tenant}/attachment-sweep.json"
+    return meta_path(tenant, "attachment-sweep.json")
 
 
 def sweep_attachments(lake: Lake, tenant: str, *, grace_seconds: float = SWEEP_GRACE,
@@ -83,7 +81,7 @@ def sweep_attachments(lake: Lake, tenant: str, *, grace_seconds: float = SWEEP_G
 
     validate_tenant(tenant)
     now = now or dt.datetime.now(dt.UTC)
-    blobs = {p.rsplit("/", 1)[-1]: p for p in lake.find(f"attachments/tenant={tenant}")}
+    blobs = {p.rsplit("/", 1)[-1]: p for p in lake.find(tenant_path("attachments", tenant))}
     if not blobs:
         return []
     referenced = Warehouse(lake, refresh_interval=0).attachment_refs(tenant)
@@ -97,7 +95,7 @@ def sweep_attachments(lake: Lake, tenant: str, *, grace_seconds: float = SWEEP_G
             continue
         since = marked.get(sha)
         if since is not None and (now - dt.datetime.fromisoformat(since)).total_seconds() >= grace_seconds:
-            lake.fs.rm(lake.path(path))
+            lake.remove(path)
             deleted.append(path)
         else:
             still[sha] = since or now.isoformat()
@@ -108,11 +106,11 @@ def sweep_attachments(lake: Lake, tenant: str, *, grace_seconds: float = SWEEP_G
 def delete_tenant(lake: Lake, tenant: str, *, dry_run: bool = False) -> DeletionReport:
     """Delete everything stored for a tenant, at once; says what went and what remains until when."""
     validate_tenant(tenant)
-    folders = [f"invocations/tenant={tenant}", f"rounds/tenant={tenant}", f"attachments/tenant={tenant}",
-               f"_memory/tenant={tenant}", side_path(f"invocations/tenant={tenant}"),
-               side_path(f"rounds/tenant={tenant}"), f"_meta/tenant={tenant}"]
-    report = DeletionReport(removed=[rel for rel in folders if lake.fs.exists(lake.path(rel))])
-    in_log = any(committed(lake, table, tenant) for table in delta.NAMES)
+    areas = (*delta.NAMES, "attachments", "_memory")
+    folders = [*(tenant_path(a, tenant) for a in areas), *(side_path(tenant_path(t, tenant)) for t in delta.NAMES),
+               tenant_path("_meta", tenant)]
+    report = DeletionReport(removed=[rel for rel in folders if lake.exists(rel)])
+    in_log = any(delta.committed(lake, table, tenant) for table in delta.NAMES)
     if in_log:
         until = (dt.datetime.now(dt.UTC) + delta.LOG_RETENTION).date().isoformat()
         report.remains.append(f"the Delta logs of invocations and rounds name the tenant in file paths and "
@@ -123,7 +121,7 @@ def delete_tenant(lake: Lake, tenant: str, *, dry_run: bool = False) -> Deletion
     commit_pending(lake, older_than=0)
     _remove_partitions(lake, tenant, lambda d: False)
     for rel in report.removed:  # the data files are deleted now, whatever the retention
-        lake.fs.rm(lake.path(rel), recursive=True)
+        lake.remove_tree(rel)
     for rid in pending.ids(lake):  # records a recorder published meanwhile, of files now gone
         entries = pending.read(lake, rid) or []
         rest = [e for e in entries if e.tenant != tenant]

@@ -16,12 +16,10 @@ quarantined part) is read raw. Nothing here can make a total wrong, only slower.
 
 from __future__ import annotations
 
-import io
-
 import duckdb
 import pyarrow as pa
-import pyarrow.parquet as pq
 
+from invlog.lake.files import parquet_bytes
 from warehouse import sqlfiles
 
 PREFIX = "_rollup1-"
@@ -64,9 +62,7 @@ def build(part: pa.Table) -> bytes:
         table = con.sql(sqlfiles.load("rollup_build")).to_arrow_table().cast(SCHEMA)
     finally:
         con.close()
-    sink = io.BytesIO()
-    pq.write_table(table, sink, compression="zstd", write_page_checksum=True)
-    return sink.getvalue()
+    return parquet_bytes(table)
 
 
 def empty() -> pa.Table:

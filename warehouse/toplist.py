@@ -14,12 +14,10 @@ only while its part is live.
 
 from __future__ import annotations
 
-import io
-
 import duckdb
 import pyarrow as pa
-import pyarrow.parquet as pq
 
+from invlog.lake.files import parquet_bytes
 from warehouse import sqlfiles
 
 # The list's sort orders (a whitelist: these strings are the only text put into the SQL).
@@ -52,6 +50,4 @@ def build(part: pa.Table) -> bytes:
         table = con.sql(sql(), params={"k": K}).to_arrow_table()
     finally:
         con.close()
-    sink = io.BytesIO()
-    pq.write_table(table, sink, compression="zstd", write_page_checksum=True)
-    return sink.getvalue()
+    return parquet_bytes(table)

@@ -19,12 +19,11 @@ from dataclasses import dataclass, field
 
 import pyarrow.parquet as pq
 
-from invlog.lake import INVOCATIONS, ROUNDS, Lake, checksums, delta, file_schema, pending
+from invlog.lake import Lake, checksums, delta, pending
 from invlog.lake.commit import commit_pending
 from invlog.lake.delta import FileEntry, Removal
+from invlog.lake.files import FILE_SCHEMAS
 from invlog.lake.layout import bump_generation
-
-SCHEMAS = {"invocations": file_schema(INVOCATIONS), "rounds": file_schema(ROUNDS)}
 
 
 @dataclass
@@ -43,7 +42,7 @@ def check_file(data: bytes, table: str) -> str | None:
         t = pq.ParquetFile(io.BytesIO(data), page_checksum_verification=True).read()
     except Exception as exc:  # any decoding failure is damage
         return f"unreadable: {type(exc).__name__}: {str(exc)[:200]}"
-    expected = SCHEMAS[table]
+    expected = FILE_SCHEMAS[table]
     for f in t.schema:
         if f.name in expected.names and expected.field(f.name).type != f.type:
             return f"column {f.name!r} is {f.type}, expected {expected.field(f.name).type}"
@@ -114,7 +113,7 @@ def verify(lake: Lake, *, tenant: str | None = None, quarantine: bool = False,
         res.bad.append((lake.uri(rel), reason))
         if quarantine:
             lake.put(f"_quarantine/{rel}", data)
-            lake.fs.rm(lake.path(rel))
+            lake.remove(rel)
             res.quarantined.append(lake.uri(f"_quarantine/{rel}"))
             date = path.split("/")[1][5:]
             doomed.setdefault(table, []).append(Removal(path, t, date, size))

@@ -15,6 +15,7 @@ from typing import Any
 import polars as pl
 import streamlit as st
 
+from invlog.lake.layout import tenant_path
 from warehouse import Warehouse
 
 TTL = 30
@@ -74,7 +75,7 @@ def spend_report(url: str, tenant: str, start: dt.date, end: dt.date, hour: str)
 def read_attachment(tenant: str, uri: str) -> bytes:
     """An attachment's mirrored bytes, only from this tenant's attachment folder of this lake."""
     lake = wh().lake
-    prefix = lake.uri(f"attachments/tenant={tenant}/").rstrip("/") + "/"
+    prefix = lake.uri(tenant_path("attachments", tenant)).rstrip("/") + "/"
     if not uri.startswith(prefix) or ".." in uri[len(prefix):]:
         raise ValueError("attachment is not in this tenant's folder of the lake")
     return lake.read(uri[len(lake.uri("").rstrip("/")) + 1 :])

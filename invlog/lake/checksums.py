@@ -19,7 +19,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
-from invlog.lake.layout import new_part_id, validate_tenant
+from invlog.lake.layout import meta_path, new_part_id
 from invlog.lake.storage import Lake
 
 if TYPE_CHECKING:
@@ -31,8 +31,7 @@ def sha256(data: bytes) -> str:
 
 
 def folder(tenant: str) -> str:
-    validate_tenant(tenant)
-    return f"_meta/tenant={tenant}/checksums"
+    return meta_path(tenant, "checksums")
 
 
 def record(lake: Lake, entries: Iterable[FileEntry], manifest_id: str | None = None) -> None:
@@ -51,10 +50,7 @@ def write(lake: Lake, tenant: str, manifest_id: str, digests: Mapping[str, str])
 
 
 def _names(lake: Lake, tenant: str) -> list[str]:
-    try:
-        return sorted(p.rstrip("/").rsplit("/", 1)[-1] for p in lake.fs.ls(lake.path(folder(tenant)), detail=False))
-    except FileNotFoundError:
-        return []
+    return lake.names(folder(tenant))
 
 
 def load(lake: Lake, tenant: str) -> dict[str, str]:
@@ -93,10 +89,7 @@ def consolidate(lake: Lake, tenant: str, live: Iterable[str], manifest_id: str,
     write(lake, tenant, manifest_id, keep)
     for n in names:
         if n != f"{manifest_id}.json":
-            try:
-                lake.fs.rm(lake.path(f"{folder(tenant)}/{n}"))
-            except FileNotFoundError:
-                pass
+            lake.remove(f"{folder(tenant)}/{n}")
     return len(names) - 1
 
 

@@ -37,10 +37,7 @@ class CommitResult:
 
 
 def _names_in(lake: Lake, folder: str) -> set[str]:
-    try:
-        return {p.rstrip("/").rsplit("/", 1)[-1] for p in lake.fs.ls(lake.path(folder), detail=False)}
-    except FileNotFoundError:
-        return set()
+    return set(lake.names(folder))
 
 
 def usable(lake: Lake, entries: Iterable[FileEntry]) -> tuple[list[FileEntry], int]:

@@ -22,28 +22,23 @@ import pyarrow.parquet as pq
 
 from invlog.lake import checksums, delta, markers, pending
 from invlog.lake.delta import FileEntry
+from invlog.lake.layout import TENANT_RE, file_path, log_path, partition_path, tenant_path
 from invlog.lake.storage import Lake
 
 
 def _dirs(lake: Lake, rel: str, prefix: str) -> list[str]:
-    try:
-        entries = lake.fs.ls(lake.path(rel), detail=True)
-    except FileNotFoundError:
-        return []
-    return sorted(e["name"].rstrip("/").rsplit("/", 1)[-1][len(prefix):] for e in entries
-                  if e["type"] == "directory" and e["name"].rstrip("/").rsplit("/", 1)[-1].startswith(prefix))
+    return sorted(e.name[len(prefix):] for e in lake.entries(rel) if e.is_dir and e.name.startswith(prefix))
 
 
 def plain_files(lake: Lake, table: str) -> list[tuple[str, str, str]]:
     """(tenant, date, name) of every live plain part file of the table's folders."""
     out = []
     for tenant in _dirs(lake, table, "tenant="):
-        for date in _dirs(lake, f"{table}/tenant={tenant}", "date="):
-            rel = f"{table}/tenant={tenant}/date={date}"
-            try:
-                names = {p.rstrip("/").rsplit("/", 1)[-1] for p in lake.fs.ls(lake.path(rel), detail=False)}
-            except FileNotFoundError:
-                continue
+        if not TENANT_RE.fullmatch(tenant):  # not a folder the lake wrote: never a path to follow
+            continue
+        for date in _dirs(lake, tenant_path(table, tenant), "date="):
+            rel = partition_path(table, tenant, date)
+            names = set(lake.names(rel))
             hidden = {r for _, _, m in markers.read(lake, rel) if m.get("merged") in names
                       for r in m.get("replaces", [])}
             out.extend((tenant, date, n) for n in sorted(names)
@@ -57,15 +52,14 @@ def entry_for(lake: Lake, table: str, tenant: str, date: str, name: str) -> File
     A file that cannot be read is still registered, without statistics (so no engine trusts a
     row count for it): queries then name it, and ``verify`` reports it, as before conversion.
     """
-    rel = f"{table}/tenant={tenant}/date={date}/{name}"
-    data = lake.read(rel)
+    data = lake.read(file_path(table, tenant, date, name))
     try:
         pf = pq.ParquetFile(io.BytesIO(data))
         part = pf.read(columns=[c for c in delta.STATS_COLUMNS[table] if c in pf.schema_arrow.names])
         rows, stats = pf.metadata.num_rows, delta.file_stats(table, part)
     except Exception:
         rows, stats = 0, "{}"
-    return FileEntry(table, rel.split("/", 1)[1], tenant, date, len(data), rows, int(time.time() * 1000),
+    return FileEntry(table, log_path(tenant, date, name), tenant, date, len(data), rows, int(time.time() * 1000),
                      checksums.sha256(data), stats)
 
 
@@ -74,7 +68,7 @@ def convert(lake: Lake, table: str, *, progress: Callable[[int, int], None] | No
     if delta.exists(lake, table):
         return 0
     named = {e.path for rid in pending.ids(lake) for e in pending.read(lake, rid) or [] if e.table == table}
-    files = [f for f in plain_files(lake, table) if f"tenant={f[0]}/date={f[1]}/{f[2]}" not in named]
+    files = [f for f in plain_files(lake, table) if log_path(*f) not in named]
     entries = []
     for i, (tenant, date, name) in enumerate(files):
         entries.append(entry_for(lake, table, tenant, date, name))
@@ -89,9 +83,8 @@ def unregistered(lake: Lake, table: str) -> list[str]:
     """Plain part files in the table's folders that neither the log nor a pending record names."""
     dtab = delta.open_table(lake, table)
     if dtab is None:
-        return [f"{table}/tenant={t}/date={d}/{n}" for t, d, n in plain_files(lake, table)]
+        return [file_path(table, t, d, n) for t, d, n in plain_files(lake, table)]
     known = set(delta.live_entries(dtab).column("path").to_pylist())
     for rid in pending.ids(lake):
         known.update(e.path for e in pending.read(lake, rid) or [] if e.table == table)
-    return [f"{table}/tenant={t}/date={d}/{n}" for t, d, n in plain_files(lake, table)
-            if f"tenant={t}/date={d}/{n}" not in known]
+    return [file_path(table, t, d, n) for t, d, n in plain_files(lake, table) if log_path(t, d, n) not in known]

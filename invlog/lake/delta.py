@@ -131,11 +131,7 @@ def storage_options(lake: Lake) -> dict[str, str] | None:
 
 def exists(lake: Lake, table: str) -> bool:
     """Whether the table has a log (its first commit may have been cleaned up: any entry counts)."""
-    try:
-        return any(p.endswith(".json") or ".checkpoint." in p
-                   for p in lake.fs.ls(lake.path(f"{table}/_delta_log"), detail=False))
-    except FileNotFoundError:
-        return False
+    return any(n.endswith(".json") or ".checkpoint." in n for n in lake.names(f"{table}/_delta_log"))
 
 
 _runtime_pid: int | None = None  # the process whose delta-rs runtime (tokio) this interpreter holds
@@ -278,6 +274,20 @@ def commit(lake: Lake, table: str, adds: Sequence[FileEntry], removes: Sequence[
             time.sleep(delay * (0.5 + random.random()))
             delay = min(delay * 2, 2.0)
     raise CommitError(f"{table}: commit failed after {attempts} attempts: {type(last).__name__}: {last}")
+
+
+def committed(lake: Lake, table: str, tenant: str | None = None) -> dict[tuple[str, str], dict[str, int]]:
+    """(tenant, date) -> {name: size} of the table's committed live files (optionally one tenant's)."""
+    dtab = open_table(lake, table)
+    out: dict[tuple[str, str], dict[str, int]] = {}
+    if dtab is None:
+        return out
+    live = live_entries(dtab)
+    for path, size, t, d in zip(live.column("path").to_pylist(), live.column("size_bytes").to_pylist(),
+                                live.column("tenant").to_pylist(), live.column("date").to_pylist(), strict=True):
+        if tenant is None or t == tenant:
+            out.setdefault((t, d), {})[path.rsplit("/", 1)[-1]] = size
+    return out
 
 
 def live_entries(dtab: Any) -> pa.Table:

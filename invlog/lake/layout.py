@@ -34,10 +34,46 @@ def validate_tenant(tenant: object) -> str:
     return tenant
 
 
-def partition_path(table: str, tenant: str, date: dt.date) -> str:
+def _day(date: dt.date | str) -> str:
+    return date if isinstance(date, str) else date.isoformat()
+
+
+def tenant_path(area: str, tenant: str) -> str:
+    """A tenant's folder in a table or another area of the lake, e.g. ``attachments/tenant=acme``."""
+    validate_tenant(tenant)
+    return f"{area}/tenant={tenant}"
+
+
+def partition_path(table: str, tenant: str, date: dt.date | str) -> str:
     """Relative folder of one partition, e.g. ``rounds/tenant=acme/date=2026-11-27``."""
     validate_tenant(tenant)
-    return f"{table}/tenant={tenant}/date={date.isoformat()}"
+    return f"{table}/tenant={tenant}/date={_day(date)}"
+
+
+def placeholder_partition(table: str) -> str:
+    """A partition folder no tenant can own (``-`` is not a valid id): for stand-in files outside the lake."""
+    return f"{table}/tenant=-/date=1970-01-01"
+
+
+def log_path(tenant: str, date: dt.date | str, name: str) -> str:
+    """A data file's path as the Delta log names it (relative to its table): ``tenant=/date=/name``."""
+    validate_tenant(tenant)
+    return f"tenant={tenant}/date={_day(date)}/{name}"
+
+
+def file_path(table: str, tenant: str, date: dt.date | str, name: str) -> str:
+    """A data file's path from the lake's root: ``<table>/tenant=/date=/name``."""
+    return f"{table}/{log_path(tenant, date, name)}"
+
+
+def meta_path(tenant: str, name: str) -> str:
+    """A tenant's metadata object under ``_meta/tenant=<t>/`` (generation, checksums, sweeps)."""
+    return f"{tenant_path('_meta', tenant)}/{name}"
+
+
+def attachment_path(tenant: str, sha256: str) -> str:
+    """Where a mirrored attachment is stored: content-addressed, once per tenant and content."""
+    return f"{tenant_path('attachments', tenant)}/{sha256[:2]}/{sha256}"
 
 
 def new_part_id() -> str:
@@ -59,8 +95,7 @@ def side_path(rel: str) -> str:
 
 def generation_path(tenant: str) -> str:
     """A small object whose change tells readers to re-list the tenant's partitions."""
-    validate_tenant(tenant)
-    return f"_meta/tenant={tenant}/generation"
+    return meta_path(tenant, "generation")
 
 
 def bump_generation(lake: object, tenant: str) -> None:

@@ -11,6 +11,7 @@ places are read.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Callable
 
@@ -18,20 +19,24 @@ from invlog.lake.layout import COMPACTED_PREFIX, side_path
 from invlog.lake.storage import Lake
 
 
-def _names(lake: Lake, folder: str) -> list[str]:
-    try:
-        entries = lake.fs.ls(lake.path(folder), detail=False)
-    except FileNotFoundError:
-        return []
-    return sorted(e.rstrip("/").rsplit("/", 1)[-1] for e in entries)
+def is_marker(name: str) -> bool:
+    return name.startswith(COMPACTED_PREFIX) and name.endswith(".json")
+
+
+def write(lake: Lake, rel: str, merge_id: str, merged: str, replaces: list[str]) -> str:
+    """Record, before the merge commits, that ``merged`` replaces ``replaces`` in partition ``rel``."""
+    name = f"{COMPACTED_PREFIX}{merge_id}.json"
+    marker = {"merged": merged, "replaces": replaces, "created_at": dt.datetime.now(dt.UTC).isoformat()}
+    lake.put(f"{side_path(rel)}/{name}", json.dumps(marker).encode())
+    return name
 
 
 def read(lake: Lake, rel: str) -> list[tuple[str, str, dict]]:
     """(folder, name, marker) of the partition ``rel``'s markers: side folder, then the data folder."""
     out = []
     for folder in (side_path(rel), rel):
-        for n in _names(lake, folder):
-            if n.startswith(COMPACTED_PREFIX) and n.endswith(".json"):
+        for n in lake.names(folder):
+            if is_marker(n):
                 try:
                     out.append((folder, n, json.loads(lake.read(f"{folder}/{n}"))))
                 except (OSError, ValueError):

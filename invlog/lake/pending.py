@@ -28,16 +28,7 @@ def write(lake: Lake, record_id: str, entries: Sequence[FileEntry]) -> None:
 
 def ids(lake: Lake) -> list[str]:
     """The ids of the records now pending, oldest first."""
-    try:
-        names = lake.fs.ls(lake.path(FOLDER), detail=False)
-    except FileNotFoundError:
-        return []
-    out = []
-    for p in names:
-        n = p.rstrip("/").rsplit("/", 1)[-1]
-        if n.endswith(".json") and not n.startswith("."):
-            out.append(n[:-5])
-    return sorted(out)
+    return [n[:-5] for n in lake.names(FOLDER) if n.endswith(".json") and not n.startswith(".")]
 
 
 def read(lake: Lake, record_id: str) -> list[FileEntry] | None:
@@ -56,10 +47,15 @@ def still_there(lake: Lake, record_id: str) -> bool:
 
 
 def delete(lake: Lake, record_id: str) -> None:
-    try:
-        lake.fs.rm(lake.path(f"{FOLDER}/{record_id}.json"))
-    except FileNotFoundError:
-        pass
+    lake.remove(f"{FOLDER}/{record_id}.json")
+
+
+def paths(lake: Lake) -> set[str]:
+    """Paths from the lake's root of the files that a pending record names."""
+    out = set()
+    for rid in ids(lake):
+        out.update(e.rel for e in read(lake, rid) or [])
+    return out
 
 
 def age_seconds(record_id: str, now: float | None = None) -> float:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import base64
 import os
-from typing import Any
+from typing import Any, NamedTuple
 
 import fsspec
 
@@ -36,8 +36,18 @@ def resolve_lake_url(lake: str | os.PathLike[str] | None = None) -> str:
     return os.path.abspath(os.path.expanduser(url))
 
 
+class Entry(NamedTuple):
+    name: str
+    is_dir: bool
+    size: int
+    mtime: float | None  # seconds since the epoch, when the filesystem says
+
+
 class Lake:
-    """A lake root on a filesystem: ``put`` atomically, ``exists``, ``find``, ``read``."""
+    """A lake root on a filesystem: ``put`` atomically, ``read``, ``open``, ``exists``, ``remove``,
+    ``remove_tree``, listings (``names``, ``entries``, ``find``). Code outside ``invlog.lake`` goes
+    through these and never through ``fs``, which is here for engines that register a filesystem
+    (DuckDB) and for this package."""
 
     def __init__(self, lake: str | os.PathLike[str] | None = None, storage_options: dict[str, Any] | None = None):
         self.url = resolve_lake_url(lake)
@@ -111,6 +121,45 @@ class Lake:
 
     def read(self, rel: str) -> bytes:
         return bytes(self.fs.cat_file(self.path(rel)))
+
+    def open(self, rel: str) -> Any:
+        """A binary reader of one file (seekable: Parquet footers are read without the whole file)."""
+        return self.fs.open(self.path(rel), "rb")
+
+    def remove(self, rel: str) -> None:
+        """Delete one file; a file already gone is not an error (deletions are retried)."""
+        try:
+            self.fs.rm(self.path(rel))
+        except FileNotFoundError:
+            pass
+
+    def remove_tree(self, rel: str) -> None:
+        """Delete a folder and everything under it; a folder already gone is not an error."""
+        if self.fs.exists(self.path(rel)):
+            self.fs.rm(self.path(rel), recursive=True)
+
+    def names(self, folder: str) -> list[str]:
+        """The names directly under ``folder`` (files and folders), sorted; empty if it does not exist."""
+        try:
+            entries = self.fs.ls(self.path(folder), detail=False)
+        except FileNotFoundError:
+            return []
+        return sorted(e.rstrip("/").rsplit("/", 1)[-1] for e in entries)
+
+    def entries(self, folder: str) -> list[Entry]:
+        """The files and folders directly under ``folder`` with their kind, size and modification time."""
+        try:
+            found = self.fs.ls(self.path(folder), detail=True)
+        except FileNotFoundError:
+            return []
+        out = []
+        for e in found:
+            mtime = e.get("mtime") or e.get("created") or e.get("LastModified")
+            if hasattr(mtime, "timestamp"):
+                mtime = mtime.timestamp()
+            out.append(Entry(e["name"].rstrip("/").rsplit("/", 1)[-1], e["type"] == "directory",
+                             int(e.get("size") or 0), float(mtime) if mtime is not None else None))
+        return sorted(out)
 
     def find(self, rel: str) -> list[str]:
         """Every file under ``rel``, as paths relative to the root (empty if none)."""
