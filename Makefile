@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 LAKE ?= ./data/lake
 PORT ?= 8501
 
-.PHONY: run test lint bench demo clean browser oidc java
+.PHONY: run test lint check bench demo clean browser oidc java
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -17,15 +17,19 @@ run: $(BIN)/.installed
 	$(BIN)/python -m invlog demo --lake $(LAKE) --if-empty
 	$(BIN)/python -m invlog dashboard --lake $(LAKE) --port $(PORT)
 
-test: $(BIN)/.installed browser oidc java
-	$(BIN)/ruff check .
+test: check browser oidc java
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Lint and types: ruff on everything, mypy strict on recorder/ and invlog/lake (pyproject.toml).
+check: $(BIN)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 # The browser tests drive Debian's chromium; install it when it is missing (needs root, as in CI).
 browser:
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium)
 
-# The Spark tests (tests/test_spark.py) run pyspark in local mode, which needs a Java 17+ runtime.
+# The Spark tests (tests/warehouse/test_spark.py) run pyspark in local mode, which needs a Java 17+ runtime.
 java:
 	@command -v java >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq openjdk-17-jre-headless)
 

@@ -225,13 +225,15 @@ class Agent:
                 raise TimeoutError(f"run exceeded its timeout of {timeout}s")
             with inv.round(messages, request_params=self.provider.request_params(self.model, self.tool_specs)) as r:
                 try:
-                    comp = yield "model", {"model": self.model, "messages": messages, "tools": self.tool_specs,
-                                           "files": files or [], "timeout": remaining,
-                                           "on_first_token": r.first_token, "clock": clock}
+                    request = {"model": self.model, "messages": messages, "tools": self.tool_specs,
+                            "files": files or [], "timeout": remaining, "on_first_token": r.first_token,
+                            "clock": clock}
+                    comp: Completion = yield "model", request
                     if not self._after_model(r, comp, messages):
                         return comp.text
                     for i, call in enumerate(comp.tool_calls):
                         fn = self.tools.get(call["name"])
+                        error: str | None
                         if fn is None:
                             result, error = None, f"UnknownTool: no tool named {call['name']!r}"
                         else:

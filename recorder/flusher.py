@@ -115,7 +115,7 @@ class Flusher:
                 while not (self._replayed and self.ledger.done >= target and not self.publisher.backlog
                            and not self.spool.unspooled):
                     remaining = deadline - time.monotonic()
-                    if remaining <= 0 or not self._thread.is_alive():
+                    if remaining <= 0 or self._thread is None or not self._thread.is_alive():
                         return False
                     self._cond.wait(min(remaining, 0.1))
             finally:

@@ -184,7 +184,8 @@ class HelperPipeline:
     # ---- inside -------------------------------------------------------------
     def _take(self) -> tuple[list[bytes], int]:
         """Whole staged chunks, oldest first, up to a helper batch of runs (at least one chunk)."""
-        chunks, n = [], 0
+        chunks: list[bytes] = []
+        n = 0
         while self._staged and (not chunks or n + self._staged[0][1] <= self._batch):
             chunk, k, _ = self._staged.popleft()
             chunks.append(chunk)

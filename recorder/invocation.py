@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 _current: contextvars.ContextVar[Invocation | None] = contextvars.ContextVar("invlog_invocation", default=None)
 _US_PER_DAY = 86_400_000_000
 _ZERO = (0,) * len(COLUMNS)
-_NO_RESPONSE = (None, None, False)
+_NO_RESPONSE: tuple[dict[str, Any] | None, str | None, bool] = (None, None, False)
 _ids = itertools.count()
 _prefix = os.urandom(5).hex()
 
@@ -175,7 +175,7 @@ class Round:
             plan, start, end = inv._plan
             if not start <= wall < end:
                 plan, start, end = inv._plan = inv._sink.prices.plan(inv.tenant, inv.provider, inv.model, (), wall)
-        if type(plan) is str:
+        if isinstance(plan, str):  # why it cannot be priced
             self._cost, self._unpriced, self._price_source, self._reason = None, True, None, plan
             return
         picos, reason = plan.cost(cols, other, shape)

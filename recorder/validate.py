@@ -22,18 +22,18 @@ __all__ = ["MAX_TOKENS", "check_cost", "check_optional_text", "check_status", "c
 def check_trigger(trigger: object) -> str:
     if trigger not in TRIGGERS:
         raise ValueError(f"trigger: expected one of {sorted(TRIGGERS)}, got {trigger!r}")
-    return trigger  # type: ignore[return-value]
+    return trigger
 
 
 def check_status(status: object) -> str:
     if status not in STATUSES:
         raise ValueError(f"status: expected one of {sorted(STATUSES)}, got {status!r}")
-    return status  # type: ignore[return-value]
+    return status
 
 
 def check_optional_text(name: str, value: object) -> str | None:
     if value is None or type(value) is str:
-        return value  # type: ignore[return-value]
+        return value
     raise ValueError(f"{name}: expected a string or None, got {type(value).__name__}")
 
 

@@ -32,7 +32,7 @@ def _dirs(lake: Lake, rel: str, prefix: str) -> list[str]:
 
 def plain_files(lake: Lake, table: str) -> list[tuple[str, str, str]]:
     """(tenant, date, name) of every live plain part file of the table's folders."""
-    out = []
+    out: list[tuple[str, str, str]] = []
     for tenant in _dirs(lake, table, "tenant="):
         if not TENANT_RE.fullmatch(tenant):  # not a folder the lake wrote: never a path to follow
             continue

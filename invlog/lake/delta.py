@@ -68,7 +68,7 @@ class FileEntry:
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> FileEntry:
-        return cls(**{k: d[k] for k in cls.__slots__})  # type: ignore[attr-defined]
+        return cls(**{k: d[k] for k in cls.__slots__})
 
     @property
     def rel(self) -> str:

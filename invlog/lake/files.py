@@ -23,4 +23,5 @@ def parquet_bytes(table: pa.Table, *, row_group_size: int | None = None) -> byte
     sink = pa.BufferOutputStream()
     pq.write_table(table, sink, compression="zstd", write_page_checksum=True, row_group_size=row_group_size,
                    coerce_timestamps="us", allow_truncated_timestamps=False)
-    return sink.getvalue().to_pybytes()
+    data: bytes = sink.getvalue().to_pybytes()
+    return data

@@ -22,7 +22,7 @@ _valid_tenants: set[str] = set()
 def validate_tenant(tenant: object) -> str:
     """Return ``tenant`` if it is a valid tenant id, else raise ``ValueError``."""
     if tenant in _valid_tenants:  # the hot path: a set lookup
-        return tenant  # type: ignore[return-value]
+        return tenant
     if not isinstance(tenant, str) or TENANT_RE.fullmatch(tenant) is None:
         shown = repr(tenant)[:80]
         raise ValueError(

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Callable
+from typing import Any
 
 from invlog.lake.layout import COMPACTED_PREFIX, side_path
 from invlog.lake.storage import Lake
@@ -31,7 +32,7 @@ def write(lake: Lake, rel: str, merge_id: str, merged: str, replaces: list[str])
     return name
 
 
-def read(lake: Lake, rel: str) -> list[tuple[str, str, dict]]:
+def read(lake: Lake, rel: str) -> list[tuple[str, str, dict[str, Any]]]:
     """(folder, name, marker) of the partition ``rel``'s markers: side folder, then the data folder."""
     out = []
     for folder in (side_path(rel), rel):

@@ -52,7 +52,7 @@ def delete(lake: Lake, record_id: str) -> None:
 
 def paths(lake: Lake) -> set[str]:
     """Paths from the lake's root of the files that a pending record names."""
-    out = set()
+    out: set[str] = set()
     for rid in ids(lake):
         out.update(e.rel for e in read(lake, rid) or [])
     return out

@@ -2,7 +2,7 @@
 
 This is the single schema definition: the recorder builds its Arrow batches from
 these field lists (in this order), the warehouse builds its views from them, and
-``tests/test_schema.py`` pins every name and type. ``tenant`` and ``date`` are
+``tests/lake/test_schema.py`` pins every name and type. ``tenant`` and ``date`` are
 Hive partition keys: they are part of the in-memory schema (and the spool) but are
 stripped from Parquet part files (see :func:`file_schema`), as Hive and Spark expect.
 Costs are exact decimals (``decimal(18, 12)``: picodollar resolution, up to one

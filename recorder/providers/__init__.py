@@ -1,6 +1,8 @@
 """Model providers: offline (simulated); OpenAI Chat Completions and Responses, Anthropic,
 Google Gemini and AWS Bedrock through their official SDKs (optional dependencies)."""
 
+from typing import Any
+
 from recorder.providers.base import Completion, Provider, ProviderError
 from recorder.providers.offline import OfflineProvider
 
@@ -11,7 +13,7 @@ _LAZY = {"OpenAIProvider": "openai", "OpenAIResponsesProvider": "openai_response
          "GeminiProvider": "gemini", "BedrockProvider": "bedrock"}
 
 
-def __getattr__(name: str):  # the SDKs are optional: import them only when asked for
+def __getattr__(name: str) -> Any:  # the SDKs are optional: import them only when asked for
     if name in _LAZY:
         import importlib
 

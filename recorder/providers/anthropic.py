@@ -79,7 +79,7 @@ class AnthropicProvider(SDKProvider):
         self._anthropic = anthropic
         self._timeout_errors = (anthropic.APITimeoutError,)
         self.client = client or anthropic.Anthropic(api_key=api_key, base_url=base_url, max_retries=0)
-        self._async_args = {"api_key": api_key, "base_url": base_url}
+        self._async_args: dict[str, Any] = {"api_key": api_key, "base_url": base_url}
         self._aclient = async_client
         self.stream, self.max_tokens, self.temperature = stream, max_tokens, temperature
 

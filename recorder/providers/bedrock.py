@@ -129,7 +129,7 @@ class BedrockProvider(SDKProvider):
             return {**client.converse(**kwargs), "modelId": kwargs["modelId"]}  # Converse does not echo it
         return client.converse_stream(**kwargs)["stream"]
 
-    async def acomplete(self, **kw: Any) -> Completion:  # type: ignore[override]
+    async def acomplete(self, **kw: Any) -> Completion:
         return await asyncio.to_thread(self.complete, **kw)  # boto3 is synchronous: the same path, in a thread
 
     def _from_response(self, resp: Any) -> Completion:

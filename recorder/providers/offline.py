@@ -91,10 +91,10 @@ class OfflineProvider:
         ttft = rng.uniform(0.15, 0.9)
         total = ttft + output * rng.uniform(0.006, 0.02)
         fate = rng.random()
-        plan = {"usage": {"input_tokens": prompt, "output_tokens": output, "cache_read_tokens": cache_read,
-                          "cache_write_tokens": cache_write, "reasoning_tokens": reasoning},
-                "ttft": ttft, "total": total, "fail": fate < self.failure_rate,
-                "hang": self.failure_rate <= fate < self.failure_rate + self.hang_rate}
+        usage = {"input_tokens": prompt, "output_tokens": output, "cache_read_tokens": cache_read,
+                 "cache_write_tokens": cache_write, "reasoning_tokens": reasoning}
+        plan: dict[str, Any] = {"usage": usage, "ttft": ttft, "total": total, "fail": fate < self.failure_rate,
+                                "hang": self.failure_rate <= fate < self.failure_rate + self.hang_rate}
         if tools and not follow_up and rng.random() < self.tool_rate:
             tool = rng.choice(tools)
             args = {}

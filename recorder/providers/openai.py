@@ -77,7 +77,7 @@ class OpenAIProvider(SDKProvider):
         self._openai = openai
         self._timeout_errors = (openai.APITimeoutError,)
         self.client = client or openai.OpenAI(api_key=api_key, base_url=base_url, max_retries=0)
-        self._async_args = {"api_key": api_key, "base_url": base_url}
+        self._async_args: dict[str, Any] = {"api_key": api_key, "base_url": base_url}
         self._aclient = async_client
         self.stream, self.max_tokens, self.temperature, self.vendor_id = stream, max_tokens, temperature, vendor_id
 
