@@ -19,8 +19,8 @@ import sys
 import time
 import urllib.request
 
-from tests.conftest import free_port
-from tests.test_e2e_browser import CHROMIUM, FLAGS
+from tests.support.browser import CHROMIUM, FLAGS
+from tests.support.servers import free_port
 from warehouse import Warehouse
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

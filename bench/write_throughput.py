@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 
 from bench.workload import PARAMS, USAGE, rounds
 from recorder import Recorder
-from tests.lakeread import read_table
+from tests.support.lakeread import read_table
 
 
 def lean_baseline(n: int, out: str) -> float:

@@ -12,8 +12,7 @@ import pytest
 from recorder import Agent, Recorder
 from recorder.demo import record_demo
 from recorder.providers import OfflineProvider
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tests.support import ROOT
 
 
 def invlog(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:

@@ -6,9 +6,8 @@ import re
 import subprocess
 import sys
 
+from tests.support import ROOT
 from warehouse import sqlfiles
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def test_import_recorder_loads_neither_duckdb_nor_streamlit():

@@ -17,8 +17,8 @@ import pytest
 
 from invlog.dashboard import access_config
 from invlog.pricing import PriceBook
+from tests.support import ROOT
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DOCS = ["README.md", *(os.path.join("docs", f) for f in sorted(os.listdir(os.path.join(ROOT, "docs"))))]
 FENCE = re.compile(r"^```(\w+)[^\n]*\n(.*?)^```$", re.M | re.S)
 # Illustrative blocks and the tests that run the same thing.
@@ -26,7 +26,8 @@ TWINS = {
     ("README.md", "make run"): "make run = invlog demo + invlog dashboard: tests/test_packaging.py",
     ("README.md", "make test"): ".ci/run runs it",
     ("README.md", "pip install"): "tests/test_packaging.py (wheel and pip install . into fresh venvs)",
-    ("docs/security.md", "proxy_pass"): "a reverse-proxy example; the guard it repeats: tests/test_e2e_login.py",
+    ("docs/security.md", "proxy_pass"):
+        "a reverse-proxy example; the guard it repeats: tests/dashboard/test_e2e_login.py",
 }
 
 
@@ -59,3 +60,20 @@ def test_every_illustrative_block_has_a_twin():
     for lang in ("bash", "sh", "nginx", "console"):
         for doc, text in _blocks(lang):
             assert any(d == doc and key in text for d, key in TWINS), f"{doc}: a {lang} block without a twin: {text}"
+
+
+def test_every_test_named_in_the_guarantees_exists():
+    """docs/guarantees.md proves each promise by naming tests (paths under tests/; a name ending in
+    ``_`` is the start of one): each must exist, so a moved or renamed test cannot leave a promise unproved."""
+    with open(os.path.join(ROOT, "docs", "guarantees.md"), encoding="utf-8") as fh:
+        text = fh.read()
+    refs = set(re.findall(r"(?<![\w/])((?:tests/)?(?:\w+/)?test_\w+\.py)(?:::(test_\w+))?", text))
+    assert len(refs) > 30
+    for path, name in sorted(refs):
+        full = os.path.join(ROOT, path if path.startswith("tests/") else f"tests/{path}")
+        assert os.path.isfile(full), f"docs/guarantees.md names {path}, which does not exist"
+        if name:
+            with open(full, encoding="utf-8") as fh:
+                tests = re.findall(r"^(?:async )?def (test_\w+)", fh.read(), flags=re.M)
+            found = name in tests or (name.endswith("_") and any(t.startswith(name) for t in tests))
+            assert found, f"docs/guarantees.md names {path}::{name}, which is not a test there"

@@ -18,10 +18,10 @@ from hypothesis import strategies as st
 from recorder import Agent, LLMFile, Recorder
 from recorder.clock import SimClock
 from recorder.providers import Completion
-from tests.lakeread import rows
+from tests.support import ROOT
+from tests.support.lakeread import rows
 from warehouse import Warehouse
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 INV = {"tenant": "acme", "agent": "a", "provider": "openai", "model": "gpt-4o"}
 USAGE = {"input_tokens": 10, "output_tokens": 1}
 CANARY = "sk-CANARY0123456789abcdefXYZ"

@@ -19,9 +19,9 @@ import sys
 
 import pytest
 
-from tests.conftest import free_port, wait_healthy
+from tests.support import ROOT
+from tests.support.servers import free_port, stop, wait_healthy
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 pytestmark = pytest.mark.slow
 
 
@@ -115,7 +115,7 @@ def test_imports_and_cli_work_from_any_directory(wheel_env):
 def test_invlog_dashboard_serves_the_installed_pages(wheel_env):
     from playwright.sync_api import sync_playwright
 
-    from tests.test_e2e_browser import CHROMIUM, FLAGS
+    from tests.support.browser import CHROMIUM, FLAGS
 
     py, purelib, outside, _ = wheel_env
     invlog = os.path.join(os.path.dirname(py), "invlog")
@@ -136,8 +136,7 @@ def test_invlog_dashboard_serves_the_installed_pages(wheel_env):
             assert pg.locator('[data-testid="stException"]').count() == 0
             browser.close()
     finally:
-        proc.terminate()
-        log = proc.communicate(timeout=10)[0].decode(errors="replace")
+        log = stop(proc)
     served = _run(py, outside, "-c", "import invlog.cli; print(invlog.cli.dashboard_dir())").stdout.strip()
     assert served == os.path.join(purelib, "invlog", "_app")  # the wheel's copy: no checkout in sight
     assert "Inotify" not in log and "Traceback" not in log, log[-2000:]

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from invlog.pricing import PriceBook
 from invlog.pricing.usage import check_usage, genai_values
-from tests.lakeread import rows
+from tests.support.lakeread import rows
 
 NOW = dt.datetime.now(dt.UTC)
 BOOK = PriceBook()  # shared, so the cached fast path is what most examples exercise

@@ -8,8 +8,9 @@ from streamlit.testing.v1 import AppTest
 
 from recorder import Recorder
 from recorder.demo import record_demo
+from tests.support import ROOT
 
-APP = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "app.py")
+APP = os.path.join(ROOT, "app.py")
 PAGES = ["pages/overview.py", "pages/cost_trends.py", "pages/agents.py", "pages/invocations.py",
          "pages/trace.py", "pages/reports.py"]
 

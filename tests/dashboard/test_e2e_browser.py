@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -19,14 +18,11 @@ import pytest
 
 from recorder import Recorder
 from recorder.demo import record_demo
-from tests.conftest import free_port, wait_healthy
+from tests.support import ROOT
+from tests.support.browser import ART, CHROMIUM, FLAGS
+from tests.support.servers import free_port, stop, wait_healthy
 
 pytestmark = pytest.mark.browser
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-ART = os.path.join(ROOT, "test-artifacts")
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
 @pytest.fixture(scope="module")
@@ -47,8 +43,7 @@ def dashboard(tmp_path_factory):
     url = f"http://127.0.0.1:{port}"
     wait_healthy(f"{url}/_stcore/health", proc, "streamlit")
     yield url
-    proc.terminate()
-    proc.wait(10)
+    stop(proc)
 
 
 @pytest.fixture(scope="module")

@@ -18,15 +18,14 @@ import shutil
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 
 import pytest
 
 from recorder import Recorder
 from recorder.demo import record_demo
-from tests.conftest import free_port, wait_healthy
-from tests.test_e2e_browser import CHROMIUM, FLAGS, ROOT
+from tests.support import ROOT
+from tests.support.browser import CHROMIUM, FLAGS
+from tests.support.servers import free_port, http_status, stop, wait_healthy
 
 pytestmark = pytest.mark.browser
 OIDC_DIR = os.path.join(ROOT, "tests", "oidc")
@@ -51,8 +50,7 @@ def oidc(tmp_path_factory):
         proc.kill()
         pytest.fail("the OIDC provider did not start: " + line + proc.stdout.read().decode(errors="replace"))
     yield issuer, identity
-    proc.terminate()
-    proc.wait(10)
+    stop(proc)
 
 
 def _secrets(issuer: str, port: int) -> str:
@@ -92,8 +90,7 @@ def server(oidc, tmp_path_factory):
     url = f"http://127.0.0.1:{port}"
     wait_healthy(f"{url}/_stcore/health", proc, "streamlit")
     yield {"url": url, "port": port, "identity": identity, "secrets": secrets, "lake": lake}
-    proc.terminate()
-    proc.wait(10)
+    stop(proc)
 
 
 @pytest.fixture(scope="module")
@@ -150,9 +147,7 @@ def test_default_bind_is_loopback(server):
 
 
 def test_metrics_endpoint_is_hidden_with_login(server):
-    with pytest.raises(urllib.error.HTTPError) as err:
-        urllib.request.urlopen(f"{server['url']}/_stcore/metrics", timeout=5)
-    assert err.value.code == 404
+    assert http_status(f"{server['url']}/_stcore/metrics") == 404
 
 
 def test_login_scopes_every_page_and_logout_ends_the_session(browser, server):
@@ -209,17 +204,13 @@ def test_download_url_is_nothing_without_the_session(browser, server):
     with open(dl.value.path(), "rb") as f:
         assert "/media/" in url and f.read().startswith(b"dimension,key,runs")
     for headers in ({}, {"Cookie": "_streamlit_user=forged"}):  # no session, a forged one
-        with pytest.raises(urllib.error.HTTPError) as err:
-            urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=5)
-        assert err.value.code == 404
+        assert http_status(url, headers) == 404
     # The owner's own cookie works while the session lives, and not after logout.
     cookie = "; ".join(f"{c['name']}={c['value']}" for c in ctx.cookies())
-    assert urllib.request.urlopen(urllib.request.Request(url, headers={"Cookie": cookie}), timeout=5).status == 200
+    assert http_status(url, {"Cookie": cookie}) == 200
     pg.get_by_role("button", name="Log out").click()
     _wait_text(pg, "Please log in")
-    with pytest.raises(urllib.error.HTTPError) as err:
-        urllib.request.urlopen(urllib.request.Request(url, headers={"Cookie": cookie}), timeout=5)
-    assert err.value.code == 404
+    assert http_status(url, {"Cookie": cookie}) == 404
     ctx.close()
 
 
@@ -234,8 +225,7 @@ def test_secrets_broken_while_running_fail_closed(browser, server):
         body = pg.inner_text("body")
         assert str(server["secrets"]) in body and "line 9" in body
         assert pg.get_by_text("Total runs").count() == 0
-        with pytest.raises(urllib.error.HTTPError):  # downloads fail closed too
-            urllib.request.urlopen(f"{server['url']}/media/0.csv", timeout=5)
+        assert http_status(f"{server['url']}/media/0.csv") >= 400  # downloads fail closed too
     finally:
         server["secrets"].write_text(good)
     pg.goto(f"{server['url']}/?tenant=acme")

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import random
 import signal
 import subprocess
@@ -22,10 +21,10 @@ from deltalake import DeltaTable
 
 from invlog.lake import Lake, commit, delta, pending
 from recorder.clock import SimClock
+from tests.support import ROOT
 from warehouse import Warehouse
 from warehouse import retention as keep
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DAY = dt.datetime(2026, 11, 20, 8, tzinfo=dt.UTC)
 
 
@@ -41,8 +40,9 @@ def _record(rec, tenant, n, when, per_flush=1):
 def _writers(lake: str, tmp_path, n: int, runs: int, storage: dict | None = None) -> tuple[set[str], list[str]]:
     procs = []
     for w in range(n):
-        cmd = [sys.executable, "-m", "tests.delta_writer", "--lake", lake, "--spool", str(tmp_path / f"spool-{w}"),
-               "--runs", str(runs), "--seed", str(w), "--flaky", "0.5" if w % 4 == 0 else "0"]
+        cmd = [sys.executable, "-m", "tests.support.delta_writer", "--lake", lake,
+               "--spool", str(tmp_path / f"spool-{w}"), "--runs", str(runs), "--seed", str(w),
+               "--flaky", "0.5" if w % 4 == 0 else "0"]
         if storage:
             cmd += ["--storage", json.dumps(storage)]
         procs.append(subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))

@@ -3,7 +3,7 @@
 import pyarrow as pa
 
 from invlog.lake import INVOCATIONS, PARTITION_KEYS, ROUNDS, SCHEMA_VERSION, file_schema
-from tests.lakeread import part_files, read_table
+from tests.support.lakeread import part_files, read_table
 
 TS = "timestamp[us, tz=UTC]"
 DEC = "decimal128(18, 12)"

@@ -12,7 +12,7 @@ from recorder import Agent, LLMFile, PromptTemplate, Recorder
 from recorder.clock import SimClock
 from recorder.demo import record_demo
 from recorder.providers import Completion, OfflineProvider
-from tests.lakeread import rows
+from tests.support.lakeread import rows
 
 
 class Scripted:

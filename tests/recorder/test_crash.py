@@ -12,12 +12,10 @@ from collections import Counter
 import pytest
 
 from recorder import Recorder, parts
-from recorder.encode import Encoder
-from recorder.sink import MemorySink
-from recorder.spool import Segment, encode_frame
-from tests.lakeread import rows
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from recorder.spool import encode_frame
+from tests.support import ROOT
+from tests.support.lakeread import rows
+from tests.support.records import segment_with_batch
 
 
 def _check_exactly_once(lake, spool, acked, rounds_per=2):
@@ -45,7 +43,7 @@ def test_sigkill_at_random_moments_loses_nothing_acknowledged(tmp_path):
     acked: set[str] = set()
     kills = 12
     for _ in range(kills):
-        proc = subprocess.Popen([sys.executable, "-m", "tests.crashee", lake, spool], cwd=ROOT,
+        proc = subprocess.Popen([sys.executable, "-m", "tests.support.crashee", lake, spool], cwd=ROOT,
                                 stdout=subprocess.PIPE, text=True)
         lines: list[str] = []
         reader = threading.Thread(target=lambda p=proc, out=lines: out.extend(p.stdout), daemon=True)
@@ -54,6 +52,7 @@ def test_sigkill_at_random_moments_loses_nothing_acknowledged(tmp_path):
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         reader.join(5)
+        proc.stdout.close()
         for line in lines:
             if line.startswith("ACK ") and line.endswith("\n"):  # a line cut by the kill was not acknowledged
                 acked.update(line.split()[1:])
@@ -62,28 +61,9 @@ def test_sigkill_at_random_moments_loses_nothing_acknowledged(tmp_path):
     assert stored >= len(acked)
 
 
-def _segment_with_batch(spool, n, tenant="acme"):
-    """Spool one batch the way the flusher does, as a dead process would have left it."""
-    os.makedirs(spool, exist_ok=True)
-    sink = MemorySink()  # capture rows instead of queueing them
-    rec = Recorder(lake=spool + "-unused-lake", spool_dir=spool + "-unused-spool", sink=sink)
-    items = sink.items
-    for k in range(n):
-        with rec.invocation(tenant=tenant, agent="a", provider="openai", model="gpt-4o", user_id=f"u{k}") as inv:
-            with inv.round() as r:
-                r.set_response("x", usage={"input_tokens": 10, "output_tokens": 1})
-    rec.shutdown()
-    enc = Encoder()
-    inv_t = enc.table("invocations", [row for row, _ in items])
-    rnd_t = enc.table("rounds", [r for _, rs in items for r in rs])
-    seg = Segment.create(spool)
-    seg.append(encode_frame(inv_t, rnd_t))
-    return seg, inv_t, rnd_t
-
-
 def test_crash_between_publishing_and_retiring_the_segment_does_not_duplicate(tmp_path):
     lake, spool = str(tmp_path / "lake"), str(tmp_path / "spool")
-    seg, inv_t, rnd_t = _segment_with_batch(spool, 5)
+    seg, inv_t, rnd_t = segment_with_batch(spool, 5)
     rec0 = Recorder(lake=lake, spool_dir=str(tmp_path / "other"))
     parts.publish(rec0.lake, seg.id, [inv_t], [rnd_t])  # published ...
     seg.close()  # ... then the process died before deleting the segment (its lock goes with it)
@@ -95,8 +75,8 @@ def test_crash_between_publishing_and_retiring_the_segment_does_not_duplicate(tm
 
 def test_orphan_is_replayed_but_a_live_writers_segment_is_not(tmp_path):
     lake, spool = str(tmp_path / "lake"), str(tmp_path / "spool")
-    live, _, _ = _segment_with_batch(spool, 3)  # still locked: its writer is alive
-    dead, _, _ = _segment_with_batch(spool, 4)
+    live, _, _ = segment_with_batch(spool, 3)  # still locked: its writer is alive
+    dead, _, _ = segment_with_batch(spool, 4)
     dead.close()
     rec = Recorder(lake=lake, spool_dir=spool)
     assert rec.flush(timeout=30)
@@ -109,7 +89,7 @@ def test_orphan_is_replayed_but_a_live_writers_segment_is_not(tmp_path):
 
 def test_torn_tail_and_bad_frame_recover_intact_batches(tmp_path):
     lake, spool = str(tmp_path / "lake"), str(tmp_path / "spool")
-    seg, inv_t, rnd_t = _segment_with_batch(spool, 3)
+    seg, inv_t, rnd_t = segment_with_batch(spool, 3)
     frame = encode_frame(inv_t, rnd_t)
     bad = bytearray(frame)
     bad[len(bad) // 2] ^= 0xFF  # a flipped byte: CRC mismatch

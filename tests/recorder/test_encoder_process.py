@@ -18,8 +18,9 @@ from decimal import Decimal
 import pytest
 
 from recorder.encode_worker import NotPicklable, pack_chunk, unpack_chunks
-from tests.lakeread import rows
-from tests.test_recorder import CANARY, INV, USAGE, _all_text
+from tests.recorder.test_recorder import INV, USAGE
+from tests.support.lakeread import rows
+from tests.support.records import CANARY, all_text
 
 
 def _record(rec, k0, n):
@@ -66,7 +67,7 @@ def test_helper_writes_what_the_thread_writes(make_recorder, tmp_path):
         assert rec.flush()
     assert _comparable(here, "rounds") == _comparable(helper, "rounds")
     assert _comparable(here, "invocations") == _comparable(helper, "invocations")
-    assert "CANARY" not in _all_text(helper)
+    assert "CANARY" not in all_text(helper)
     assert helper.stats()["truncated_fields"] == here.stats()["truncated_fields"] == 300  # the 5,000-char tool text
     assert helper.stats()["encoder_process_errors"] == 0
     helper.shutdown()

@@ -21,7 +21,7 @@ import pytest
 from invlog.lake import Lake
 from recorder import LLMFile, Recorder
 from recorder.clock import SimClock
-from tests.lakeread import rows
+from tests.support.lakeread import rows
 from warehouse import Warehouse
 from warehouse import compact as maint
 from warehouse.verify import verify

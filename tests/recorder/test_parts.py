@@ -19,7 +19,7 @@ from recorder.encode import Encoder
 from recorder.parts import publish
 from recorder.sink import MemorySink
 from recorder.spool import encode_frame
-from tests.lakeread import part_files, read_table
+from tests.support.lakeread import part_files, read_table
 
 USAGE = {"input_tokens": 100, "output_tokens": 10}
 

@@ -8,8 +8,8 @@ import pytest
 
 from recorder import Agent, PromptTemplate
 from recorder.providers import AnthropicProvider, OpenAIProvider
-from tests.fake_llm import FakeLLM
-from tests.lakeread import rows
+from tests.support.fake_llm import FakeLLM
+from tests.support.lakeread import rows
 
 API_KEY = "sk-TESTKEYCANARY0000000000000000"
 

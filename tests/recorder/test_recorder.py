@@ -12,7 +12,8 @@ import pytest
 
 from recorder import LLMFile, current_invocation
 from recorder.sink import MemorySink
-from tests.lakeread import rows
+from tests.support.lakeread import rows
+from tests.support.records import CANARY, all_text
 
 INV = {"tenant": "acme", "agent": "etl", "provider": "openai", "model": "gpt-4o"}
 USAGE = {"input_tokens": 100, "output_tokens": 10}
@@ -91,18 +92,6 @@ def test_round_views_tool_calls_ttft_and_totals(make_recorder):
     assert rs[0]["started_at"] <= rs[0]["ended_at"] <= rs[1]["started_at"] <= i["ended_at"]
 
 
-CANARY = "sk-CANARYCANARYCANARY0123456789"
-
-
-def _all_text(rec):
-    out = []
-    for table in ("invocations", "rounds"):
-        out.append(json.dumps(rows(rec.lake, table), default=str))
-    for rel in rec.lake.find("attachments"):
-        out.append(rec.lake.read(rel).decode("latin-1"))
-    return "\n".join(out)
-
-
 def test_canary_secrets_never_reach_spool_or_lake(make_recorder, tmp_path):
     rec = make_recorder(publish_interval=3600)
     params = {
@@ -128,7 +117,7 @@ def test_canary_secrets_never_reach_spool_or_lake(make_recorder, tmp_path):
             spooled += f.read()
     assert spooled and CANARY.encode() not in spooled and b"CANARY" not in spooled
     assert rec.flush()
-    text = _all_text(rec)
+    text = all_text(rec)
     assert "CANARY" not in text
     (rd,) = rows(rec.lake, "rounds")
     stored = json.loads(rd["request_params"])
@@ -144,7 +133,7 @@ def test_redaction_hook_runs_for_pii(make_recorder):
     with rec.invocation(**INV, user_message="mail ann@example.com") as inv, inv.round() as r:
         r.set_response("sent to ann@example.com", usage=USAGE)
     assert rec.flush()
-    assert "ann@example.com" not in _all_text(rec)
+    assert "ann@example.com" not in all_text(rec)
 
 
 def test_oversized_text_is_truncated_with_length_and_hash(make_recorder):

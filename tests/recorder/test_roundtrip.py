@@ -6,8 +6,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.lakeread import rows
-from tests.recording import compare, invocation_spec, record
+from tests.support.lakeread import rows
+from tests.support.recording import compare, invocation_spec, record
 
 
 def _check_roundtrip(rec, specs):

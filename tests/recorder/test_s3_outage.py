@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from tests.lakeread import rows
+from tests.support.lakeread import rows
 
 pytestmark = pytest.mark.s3
 

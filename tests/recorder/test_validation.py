@@ -56,7 +56,7 @@ def test_bad_usage_is_rejected_and_never_stored(make_recorder, lake_dir, usage, 
         with pytest.raises(ValueError, match=field), inv.round() as r:
             r.set_response("x", usage=usage)
     assert rec.flush()
-    from tests.lakeread import rows
+    from tests.support.lakeread import rows
 
     (rnd,) = rows(rec.lake, "rounds")
     assert rnd["input_tokens"] == 0 and rnd["output_tokens"] == 0  # the bad counts never reached the lake

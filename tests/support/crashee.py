@@ -1,6 +1,6 @@
 """A recording process for crash tests: records forever, prints what flush() acknowledged.
 
-Usage: python -m tests.crashee LAKE SPOOL. Each line ``ACK id id ...`` lists
+Usage: python -m tests.support.crashee LAKE SPOOL. Each line ``ACK id id ...`` lists
 invocations that a successful ``flush()`` acknowledged; the test kills this
 process with SIGKILL at a random moment and checks every acknowledged id is in
 the lake exactly once after a restart.

@@ -1,6 +1,6 @@
 """A recorder process for the multi-writer tests: records runs, prints each acknowledged id.
 
-``python -m tests.delta_writer --lake L --spool S --runs N [--flaky P] [--storage JSON]``:
+``python -m tests.support.delta_writer --lake L --spool S --runs N [--flaky P] [--storage JSON]``:
 records N runs for tenant ``acme`` (flushing every 5), prints the ids of every flushed batch,
 commits on its own schedule and at shutdown. With ``--flaky P`` every Delta commit of this
 process fails with probability P (the records stay pending for a later committer).

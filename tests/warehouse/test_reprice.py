@@ -7,7 +7,7 @@ import polars as pl
 import pytest
 
 from recorder.clock import SimClock
-from tests.lakeread import rows
+from tests.support.lakeread import rows
 from warehouse import Warehouse, reprice
 from warehouse.__main__ import main
 

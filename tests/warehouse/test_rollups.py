@@ -16,7 +16,7 @@ import duckdb
 import pytest
 from polars.testing import assert_frame_equal
 
-from tests.test_warehouse import _inv
+from tests.support.records import record_inv
 from warehouse import Warehouse
 from warehouse import compact as maint
 
@@ -39,7 +39,7 @@ def lakes(tmp_path_factory):
         model = rnd.choice(MODELS)
         rounds = [{"input_tokens": rnd.randrange(50, 5000), "output_tokens": rnd.randrange(0, 800)}
                   for _ in range(rnd.randrange(1, 4))]
-        _inv(rec, "acme", when, rnd.choice(AGENTS), model, rounds, trigger=rnd.choice(("user", "system", "task")),
+        record_inv(rec, "acme", when, rnd.choice(AGENTS), model, rounds, trigger=rnd.choice(("user", "system", "task")),
              user=rnd.choice([None, *(f"u{i}" for i in range(30))]),
              status=rnd.choice([None] * 8 + ["Failed", "Timeout"]),
              provider="selfhosted" if model == "acme-llm-7b" else "openai")

@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 
 from recorder import Recorder
-from recorder.clock import SimClock
+from tests.support.records import record_inv
 from warehouse import CorruptPartError, Warehouse
 from warehouse import compact as maint
 from warehouse import retention as keep
@@ -19,41 +19,21 @@ UTC = dt.UTC
 NOW = dt.datetime(2026, 11, 26, 13, tzinfo=UTC)
 
 
-def _inv(rec, tenant, when, agent, model, rounds, *, trigger="user", user=None, status=None, message="hi",
-         provider="openai"):
-    clock = SimClock(when)
-    try:
-        with rec.invocation(tenant=tenant, agent=agent, provider=provider, model=model, trigger=trigger,
-                            user_id=user, user_message=message, clock=clock) as inv:
-            for usage in rounds:
-                with inv.round([{"role": "user", "content": message}]) as r:
-                    clock.advance(0.5)
-                    r.set_response("ok", usage=usage)
-            clock.advance(0.5)
-            if status == "Failed":
-                raise RuntimeError("boom")
-            if status == "Timeout":
-                raise TimeoutError("slow")
-    except (RuntimeError, TimeoutError):
-        pass
-    return inv
-
-
 def build(rec):
     ids = {}
-    ids["A"] = _inv(rec, "acme", dt.datetime(2026, 11, 25, 10, tzinfo=UTC), "bot", "gpt-4o",
+    ids["A"] = record_inv(rec, "acme", dt.datetime(2026, 11, 25, 10, tzinfo=UTC), "bot", "gpt-4o",
                     [{"input_tokens": 1000, "output_tokens": 100}], user="u1", message="Where is my refund?")
-    ids["B"] = _inv(rec, "acme", dt.datetime(2026, 11, 25, 11, tzinfo=UTC), "bot", "gpt-4o-mini",
+    ids["B"] = record_inv(rec, "acme", dt.datetime(2026, 11, 25, 11, tzinfo=UTC), "bot", "gpt-4o-mini",
                     [{"input_tokens": 2000, "output_tokens": 50, "cache_read_tokens": 1000},
                      {"input_tokens": 500, "output_tokens": 20}], user="u2", status="Failed")
-    ids["C"] = _inv(rec, "acme", dt.datetime(2026, 11, 26, 9, tzinfo=UTC), "etl", "gpt-4o",
+    ids["C"] = record_inv(rec, "acme", dt.datetime(2026, 11, 26, 9, tzinfo=UTC), "etl", "gpt-4o",
                     [{"input_tokens": 4000, "output_tokens": 0}], trigger="task")
-    ids["D"] = _inv(rec, "acme", dt.datetime(2026, 11, 26, 12, tzinfo=UTC), "triage", "acme-llm-7b",
+    ids["D"] = record_inv(rec, "acme", dt.datetime(2026, 11, 26, 12, tzinfo=UTC), "triage", "acme-llm-7b",
                     [{"input_tokens": 300, "output_tokens": 30}], trigger="system", status="Timeout",
                     provider="selfhosted")
-    ids["E"] = _inv(rec, "012", dt.datetime(2026, 11, 26, 10, tzinfo=UTC), "bot", "gpt-4o",
+    ids["E"] = record_inv(rec, "012", dt.datetime(2026, 11, 26, 10, tzinfo=UTC), "bot", "gpt-4o",
                     [{"input_tokens": 100, "output_tokens": 10}])
-    ids["F"] = _inv(rec, "12", dt.datetime(2026, 11, 26, 10, tzinfo=UTC), "bot", "gpt-4o",
+    ids["F"] = record_inv(rec, "12", dt.datetime(2026, 11, 26, 10, tzinfo=UTC), "bot", "gpt-4o",
                     [{"input_tokens": 200, "output_tokens": 0}])
     assert rec.commit()
     return {k: v.invocation_id for k, v in ids.items()}
@@ -222,7 +202,7 @@ def test_empty_lake_and_unknown_tenant(tmp_path):
 
 def _many_small_parts(rec, n=30):
     for k in range(n):  # each flush publishes its own part file: a fragmented partition
-        _inv(rec, "acme", dt.datetime(2026, 11, 20, 8, k, tzinfo=UTC), "bot", "gpt-4o",
+        record_inv(rec, "acme", dt.datetime(2026, 11, 20, 8, k, tzinfo=UTC), "bot", "gpt-4o",
              [{"input_tokens": 1000, "output_tokens": 100}])
         assert rec.flush()
     assert rec.commit()  # in the Delta log now, not at the next commit interval: compaction takes them
@@ -250,7 +230,7 @@ def test_compaction_racing_queries_and_a_writer(make_recorder, tmp_path):
     def writer_loop():  # keeps writing today's partition while compaction runs
         k = 0
         while not stop.is_set():
-            _inv(rec, "acme", dt.datetime(2026, 11, 27, 1, 0, k % 60, tzinfo=UTC), "bot", "gpt-4o",
+            record_inv(rec, "acme", dt.datetime(2026, 11, 27, 1, 0, k % 60, tzinfo=UTC), "bot", "gpt-4o",
                  [{"input_tokens": 10, "output_tokens": 1}])
             rec.flush()
             k += 1
@@ -323,11 +303,11 @@ def test_crash_after_each_compaction_step_leaves_exact_totals(make_recorder, tmp
 def test_replay_after_compaction_stays_exactly_once(make_recorder, tmp_path):
     """A spool segment replayed after its part was merged and cleaned up is not written again."""
     from recorder import parts
-    from tests.test_crash import _segment_with_batch
+    from tests.support.records import segment_with_batch
 
     lake = str(tmp_path / "lake")
     spool = str(tmp_path / "spool")
-    seg, inv_t, rnd_t = _segment_with_batch(spool, 3)
+    seg, inv_t, rnd_t = segment_with_batch(spool, 3)
     rec = make_recorder(lake)
     _many_small_parts(rec, 2)
     day = dt.datetime.now(UTC).date()

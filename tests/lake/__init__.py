@@ -1,0 +1,1 @@
+"""The lake package: storage, the Delta tables, the file schema, other engines reading it."""

@@ -1,0 +1,1 @@
+"""The write path: the recorder, the agent loop, providers, spool and crash safety."""

@@ -1,0 +1,1 @@
+"""The warehouse: queries, rollups, top lists, restatement, Spark."""
