@@ -157,3 +157,31 @@ def test_every_cli_command_is_documented():
         options = set(re.findall(r"(?<![\w-])(--[a-z][\w-]*)", out.stdout)) - {"--help", "--lake"}
         missing = sorted(o for o in options if o not in rows[cmd])
         assert not missing, f"`invlog {cmd}`: options {missing} are not in its README row"
+
+
+def test_no_sync_async_near_copies_in_the_agent_or_the_providers():
+    """The agent loop is written once (``Agent._loop``), the SDK call path once (``SDKProvider``): the sync
+    and async runners only drive it, and a provider adapter only says how to send a request."""
+    with open(os.path.join(ROOT, "recorder", "agent.py"), encoding="utf-8") as fh:
+        agent = ast.parse(fh.read())
+    methods = {n.name: n for n in ast.walk(agent) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)}
+    loop_logic = {"_after_model", "_tool_message", "max_rounds", "tool_calls", "tools"}
+    for runner in ("run", "arun"):
+        used = {n.attr for n in ast.walk(methods[runner]) if isinstance(n, ast.Attribute)}
+        assert "_loop" in used and not used & loop_logic, f"Agent.{runner} does the loop's work: {used & loop_logic}"
+    folder = os.path.join(ROOT, "recorder", "providers")
+    for f in sorted(os.listdir(folder)):
+        if not f.endswith(".py") or f in ("sdk.py", "base.py", "offline.py", "__init__.py"):
+            continue
+        with open(os.path.join(folder, f), encoding="utf-8") as fh:
+            tree = ast.parse(fh.read())
+        for cls in (n for n in ast.walk(tree) if isinstance(n, ast.ClassDef)):
+            defs = {n.name: n for n in cls.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)}
+            for sync, asyn in (("complete", "acomplete"), ("_send", "_asend")):
+                if sync in defs and asyn in defs:  # a pair: each side one SDK call, no logic to drift
+                    for n in (defs[sync], defs[asyn]):
+                        size = len([s for s in n.body if not (isinstance(s, ast.Expr)
+                                                              and isinstance(s.value, ast.Constant))])
+                        assert size <= 2, f"providers/{f}: {cls.name}.{n.name} is {size} statements"
+                elif asyn in defs:  # async only: it must delegate to the sync path (as Bedrock's thread does)
+                    assert len(defs[asyn].body) == 1, f"providers/{f}: {cls.name}.{asyn} is more than a delegation"
