@@ -28,14 +28,20 @@ try:
     page = max(1, int(state.param("page", "1") or 1))
 except ValueError:
     page = 1
-state.set_params(agent=agent, model=model, status=status, trigger=trigger, user=user, sort=sort, q=text)
+shown = {"agent": agent, "model": model, "status": status, "trigger": trigger, "user": user, "sort": sort, "q": text}
+if any(v != state.param(k, "time" if k == "sort" else "") for k, v in shown.items()):
+    page = 1  # the filters changed: their results start on page 1
+state.set_params(**shown)
+key = tuple(sorted((k, v) for k, v in filters.items() if v))
 with st.spinner("Querying the lake…"):
-    df, total = state.guarded(data.invocations, data.lake_url(), tenant, start, end,
-                              tuple(sorted((k, v) for k, v in filters.items() if v)), sort, PAGE_SIZE,
+    df, total = state.guarded(data.invocations, data.lake_url(), tenant, start, end, key, sort, PAGE_SIZE,
                               (page - 1) * PAGE_SIZE)
-pages = max(1, -(-total // PAGE_SIZE))
-if page > pages:
-    page = pages
+    pages = max(1, -(-total // PAGE_SIZE))
+    if page > pages:  # past the end (an old link, ?page=999): the last page, not an empty list
+        page = pages
+        df, total = state.guarded(data.invocations, data.lake_url(), tenant, start, end, key, sort, PAGE_SIZE,
+                                  (page - 1) * PAGE_SIZE)
+state.set_params(page=page if page > 1 else None)
 st.caption(f"{total:,} matching invocations · page {page} of {pages} · times in {tz}")
 if df.height == 0:
     st.info("No invocations match these filters.")

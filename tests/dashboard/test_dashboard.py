@@ -82,6 +82,25 @@ def test_invocations_filters_and_open_trace(demo_lake, monkeypatch):
     assert not at.exception
 
 
+def test_invocations_page_past_the_end_or_after_filtering_shows_rows(demo_lake, monkeypatch):
+    monkeypatch.setenv("INVLOG_LAKE", demo_lake)
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params["tenant"], at.query_params["page"] = "acme", "999"  # an old link, past the end
+    at.switch_page("pages/invocations.py")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    caption = at.caption[0].value
+    total, pages = int(caption.split()[0].replace(",", "")), int(caption.split("page ")[1].split()[2])
+    assert pages >= 2, caption  # the demo tenant has more than one page
+    assert f"page {pages} of {pages}" in caption and at.query_params["page"] == str(pages)
+    assert not at.info and at.dataframe[0].value.shape[0] == total - (pages - 1) * 50  # the last page's rows
+    status = next(s for s in at.selectbox if s.label == "Status")
+    status.set_value("Failed").run()  # a filter on page N: its results start on page 1
+    caption = at.caption[0].value
+    assert "page 1 of 1" in caption and "page" not in at.query_params, caption
+    assert not at.info and at.dataframe[0].value.shape[0] == int(caption.split()[0])
+
+
 def test_trace_page_shows_four_views(demo_lake, monkeypatch):
     from warehouse import Warehouse
 

@@ -118,6 +118,18 @@ def test_every_page_trace_tabs_and_report_download(dashboard, page):
     _shot(pg, "reports")
 
 
+def test_invocations_link_past_the_last_page_opens_the_last_page(dashboard, page):
+    page.goto(f"{dashboard}/invocations?tenant=acme&page=999")
+    _settle(page, "matching invocations")
+    caption = page.get_by_text("matching invocations").first.inner_text()
+    pages = caption.split("page ")[1].split()[2]
+    assert f"page {pages} of {pages}" in caption and int(pages) >= 2, caption
+    assert page.get_by_text("No invocations match").count() == 0
+    assert page.locator('[data-testid="stDataFrame"]').count() == 1
+    assert page.get_by_role("button", name="◀ Previous").is_enabled()  # the way back is there
+    _shot(page, "invocations-past-the-end")
+
+
 def test_foreign_tenant_in_url_is_denied(dashboard, page):
     page.goto(f"{dashboard}/invocations?tenant=not-mine")
     page.get_by_text("Access denied").first.wait_for()
