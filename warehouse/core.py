@@ -379,6 +379,7 @@ class Warehouse:
         round_files = part_files("rounds", s, e)
         tot = self._run("spend_total", p).row(0, named=True)
         by = {d: self._run("spend_breakdown", p, dimension=DIMENSIONS[d]) for d in ("agent", "model", "user", "day")}
+        by["day"] = by["day"].sort("key")  # a period reads in date order; the other breakdowns by cost
         unpriced = self._run("spend_unpriced", {"tenant": tenant, "start": s, "end": e, "round_files": round_files})
         report = SpendReport(tenant=tenant, start=s, end=e, generated_at=now,
                              total_cost_usd=Decimal(tot["cost_usd"]), runs=tot["runs"],

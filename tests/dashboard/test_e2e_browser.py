@@ -118,6 +118,19 @@ def test_every_page_trace_tabs_and_report_download(dashboard, page):
     _shot(pg, "reports")
 
 
+def test_every_page_url_loads_directly_every_time(dashboard, page):
+    """Shared links: the same server, each page's URL loaded afresh again and again (a new document each
+    time, as a pasted link is), always opens that page, never Streamlit's "Page not found"."""
+    urls = {"overview": "Total runs", "cost_trends": "Cost per day", "agents": "Cost by agent",
+            "invocations": "matching invocations", "reports": "Total spend"}
+    for attempt in range(3):
+        for path, text in urls.items():
+            page.goto("about:blank")
+            page.goto(f"{dashboard}/{path}?tenant=acme")
+            _settle(page, text)
+            assert page.url.split("?")[0].endswith(f"/{path}"), (attempt, page.url)
+
+
 def test_invocations_link_past_the_last_page_opens_the_last_page(dashboard, page):
     page.goto(f"{dashboard}/invocations?tenant=acme&page=999")
     _settle(page, "matching invocations")

@@ -140,8 +140,8 @@ def test_spend_report(lake):
         ("etl", D("0.01"), 1), ("bot", D("0.003842"), 2), ("triage", None, 1)]
     assert r.by_model.select("key", "cost_usd").rows() == [
         ("gpt-4o", D("0.0135")), ("gpt-4o-mini", D("0.000342")), ("acme-llm-7b", None)]
-    assert r.by_day.select("key", "cost_usd").rows() == [
-        (dt.date(2026, 11, 26), D("0.01")), (dt.date(2026, 11, 25), D("0.003842"))]
+    assert r.by_day.select("key", "cost_usd").rows() == [  # in date order, not by cost
+        (dt.date(2026, 11, 25), D("0.003842")), (dt.date(2026, 11, 26), D("0.01"))]
     assert r.unpriced.rows() == [("acme-llm-7b", "selfhosted", "unknown_model", 1, 1, 300, 30)]
     # month to date 1-26 Nov 13:00 = $0.013842; 25.54 of 30 days elapsed -> $0.016258... -> $0.02
     assert r.month_to_date_usd == D("0.013842") and r.projected_month_usd == D("0.02")
