@@ -170,6 +170,14 @@ def test_no_sync_async_near_copies_in_the_agent_or_the_providers():
         used = {n.attr for n in ast.walk(methods[runner]) if isinstance(n, ast.Attribute)}
         assert "_loop" in used and not used & loop_logic, f"Agent.{runner} does the loop's work: {used & loop_logic}"
     folder = os.path.join(ROOT, "recorder", "providers")
+    call_logic = {"_kwargs", "_event", "_from_response", "_finish", "_plan", "_timed_out", "_new_state"}
+    for f in ("sdk.py", "offline.py"):  # the call path is one generator (_call); the runners only do I/O
+        with open(os.path.join(folder, f), encoding="utf-8") as fh:
+            tree = ast.parse(fh.read())
+        for n in ast.walk(tree):
+            if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef) and n.name in ("complete", "acomplete"):
+                used = {a.attr for a in ast.walk(n) if isinstance(a, ast.Attribute)}
+                assert "_call" in used and not used & call_logic, f"providers/{f}: {n.name} has call logic"
     for f in sorted(os.listdir(folder)):
         if not f.endswith(".py") or f in ("sdk.py", "base.py", "offline.py", "__init__.py"):
             continue

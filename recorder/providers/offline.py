@@ -18,7 +18,7 @@ import csv
 import os
 import random
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from functools import cache
 from typing import Any
 
@@ -125,33 +125,39 @@ class OfflineProvider:
         return Completion(text=plan["text"], tool_calls=plan["tool_calls"], stop_reason=plan["stop"],
                           usage=plan["usage"], raw_usage=plan["raw"], model=model)
 
+    def _call(self, model: str, messages: list[dict[str, Any]], tools: list[dict[str, Any]],
+              timeout: float | None, on_first_token: Callable[[], None]) -> Generator[float, None, Completion]:
+        """The simulated call, once: it yields each wait (seconds) for the runner to sleep, sync or async."""
+        plan = self._plan(model, messages, tools)
+        total = 3600.0 if plan["hang"] else plan["total"]
+        if timeout is not None and total > timeout:
+            yield timeout
+            raise TimeoutError(f"{model} did not answer within {timeout:.1f}s (simulated)")
+        yield plan["ttft"]
+        if not plan["fail"]:
+            on_first_token()
+        yield total - plan["ttft"]
+        return self._finish(plan, model)
+
     def complete(self, *, model: str, messages: list[dict[str, Any]], tools: list[dict[str, Any]],
                  files: list[Any], timeout: float | None, on_first_token: Callable[[], None],
                  clock: Any) -> Completion:
-        plan = self._plan(model, messages, tools)
-        total = 3600.0 if plan["hang"] else plan["total"]
-        if timeout is not None and total > timeout:
-            self._wait(clock, timeout)
-            raise TimeoutError(f"{model} did not answer within {timeout:.1f}s (simulated)")
-        self._wait(clock, plan["ttft"])
-        if not plan["fail"]:
-            on_first_token()
-        self._wait(clock, total - plan["ttft"])
-        return self._finish(plan, model)
+        call = self._call(model, messages, tools, timeout, on_first_token)
+        try:
+            while True:
+                self._wait(clock, next(call))
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
 
     async def acomplete(self, *, model: str, messages: list[dict[str, Any]], tools: list[dict[str, Any]],
                         files: list[Any], timeout: float | None, on_first_token: Callable[[], None],
-                 clock: Any) -> Completion:
-        plan = self._plan(model, messages, tools)
-        total = 3600.0 if plan["hang"] else plan["total"]
-        if timeout is not None and total > timeout:
-            await self._await(clock, timeout)
-            raise TimeoutError(f"{model} did not answer within {timeout:.1f}s (simulated)")
-        await self._await(clock, plan["ttft"])
-        if not plan["fail"]:
-            on_first_token()
-        await self._await(clock, total - plan["ttft"])
-        return self._finish(plan, model)
+                        clock: Any) -> Completion:
+        call = self._call(model, messages, tools, timeout, on_first_token)
+        try:
+            while True:
+                await self._await(clock, next(call))
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
 
     def _wait(self, clock: Any, seconds: float) -> None:
         if clock is not None and hasattr(clock, "set"):  # a SimClock: simulated time only
