@@ -2,8 +2,8 @@
 
 ``invlog dashboard`` serves the dashboard (the ``app.py`` and ``pages/`` shipped in this
 package, or the repository's in a checkout) on 127.0.0.1; ``invlog demo`` records demo
-data through ``agent.run()``; ``invlog summary|compact|commit|migrate|retention|delete-tenant|report|reprice|verify``
-are the warehouse's commands (``python -m warehouse`` runs the same code). Every command
+data through ``agent.run()``; ``invlog summary|compact|commit|migrate|retention|delete-tenant|report|
+reprice|verify|alerts`` are the warehouse's commands (``python -m warehouse`` runs the same code). Every command
 takes ``--lake`` before or after its name. Errors are one line on stderr and a non-zero exit.
 """
 
@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 WAREHOUSE_COMMANDS = ("summary", "compact", "commit", "migrate", "retention", "delete-tenant", "report", "reprice",
-                      "verify")
+                      "verify", "alerts")
 _HERE = Path(__file__).resolve().parent
 
 

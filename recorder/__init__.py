@@ -10,10 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 from recorder.attachments import LLMFile
+from recorder.budget import BudgetExceeded
 from recorder.core import Recorder
 from recorder.invocation import Invocation, Round, current_invocation
 
-__all__ = ["Agent", "Invocation", "LLMFile", "PromptTemplate", "Recorder", "Response", "Round",
+__all__ = ["Agent", "BudgetExceeded", "Invocation", "LLMFile", "PromptTemplate", "Recorder", "Response", "Round",
            "current_invocation"]
 
 

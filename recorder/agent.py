@@ -167,11 +167,15 @@ class Agent:
 
     def _settle(self, inv: Invocation, tenant: str, session_id: str | None, message: str,
                 answer: str | None, ok: bool) -> None:
+        cost = inv.cost_usd
         with self._lock:
-            if inv.cost_usd is None:
+            if cost is None:
                 self.unpriced_runs += 1
             else:
-                self.total_cost_usd += inv.cost_usd
+                self.total_cost_usd += cost
+        if cost:  # this process's spend counts towards enforced budgets until the checker sees it
+            self.recorder.budgets.observe(tenant, self.name, self.model, inv.user_id,
+                                          inv.clock_us(), int(cost.scaleb(12)))
         if ok and self._memory is not None and session_id:
             self._memory.append(tenant, self.name, session_id,
                                 {"user": message, "assistant": answer, "invocation_id": inv.invocation_id})
@@ -217,6 +221,10 @@ class Agent:
         awaitable)`` (an async tool's result) and is sent the outcome; an exception is thrown in at the
         yield, inside the round, which records it. ``run`` and ``arun`` only drive it (one with calls, the other
         with awaits), so the two cannot drift. Every model call gets the time left of the run's budget."""
+        # An enforced budget at its limit refuses the run here, before any model call: the refusal is
+        # recorded (Failed, BudgetExceeded, no rounds, zero cost) and raised to the caller.
+        self.recorder.budgets.check(inv.tenant, self.name, self.model, inv.user_id,
+                                    clock.wall_us() if clock is not None else None)
         mono = clock.mono_ns if clock is not None else time.perf_counter_ns
         deadline = None if timeout is None else mono() + int(timeout * 1e9)
         for _ in range(self.max_rounds):

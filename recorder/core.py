@@ -24,6 +24,7 @@ from typing import Any
 
 from invlog.lake import Lake, validate_tenant
 from invlog.pricing import PriceBook
+from recorder.budget import BudgetGuard
 from recorder.encode import Encoder
 from recorder.flusher import Flusher
 from recorder.invocation import Invocation
@@ -89,14 +90,16 @@ class Recorder:
                  spool_interval: float = 0.1, publish_interval: float = 10.0,
                  max_segment_bytes: int = 4 << 20, max_field_bytes: int = 1 << 20,
                  max_attachment_bytes: int = 100 << 20, fsync: bool = True, flush_timeout: float = 30.0,
-                 encoder_process: bool = False, commit_interval: float = 60.0, sink: Sink | None = None):
+                 encoder_process: bool = False, commit_interval: float = 60.0, sink: Sink | None = None,
+                 budget_refresh: float = 10.0):
         for name, val, integer in (("max_queue", max_queue, True), ("batch_size", batch_size, True),
                                    ("commit_interval", commit_interval, False),
                                    ("spool_interval", spool_interval, False),
                                    ("publish_interval", publish_interval, False),
                                    ("max_segment_bytes", max_segment_bytes, True),
                                    ("max_attachment_bytes", max_attachment_bytes, True),
-                                   ("flush_timeout", flush_timeout, False)):
+                                   ("flush_timeout", flush_timeout, False),
+                                   ("budget_refresh", budget_refresh, False)):
             _positive(name, val, integer=integer)
         if redact is not None and not callable(redact):
             raise ValueError("redact: expected a callable (field, value) -> value")
@@ -117,6 +120,8 @@ class Recorder:
         self._memory_writer = MemoryWriter(self.lake, self.spool_dir)
         self.memory = MemoryStore(self.lake, redact, self._memory_writer)
         """Session memory (``recorder.memory``): shared by this recorder's agents, stored off their thread."""
+        self.budgets = BudgetGuard(self.lake, refresh=budget_refresh)
+        """Enforced budgets (``recorder.budget``): ``Agent.run`` asks it before calling the model."""
 
     def invocation(self, *, tenant: str, agent: str, provider: str, model: str, trigger: str = "user",
                    user_id: str | None = None, task_id: str | None = None, session_id: str | None = None,

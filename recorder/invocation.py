@@ -383,6 +383,10 @@ class Invocation:
                 out[name] = v
         return out
 
+    def clock_us(self) -> int:
+        """Now on this invocation's clock (the injected one, else the system's), in UTC microseconds."""
+        return self._clock.wall_us() if self._clock is not None else time.time_ns() // 1000
+
     @property
     def round_count(self) -> int:
         return len(self._rows)

@@ -17,6 +17,8 @@ Commands (each takes ``--lake``, default ``INVLOG_LAKE`` or ``./data/lake``):
 * ``reprice --tenant T --from DATE --to DATE [--prices FILE] [--price-date DATE] --out PATH``: recorded
   vs restated cost per day and model (CSV, Parquet or HTML by the extension).
 * ``verify [--tenant T] [--quarantine]``: read every part file in full (page checksums); exit 1 naming bad files.
+* ``alerts check|watch [--rules FILE] [--secrets FILE] [--every S]``: evaluate the budgets and alerts
+  (``warehouse.alerts``) once (exit 1 when one is firing or a budget is at its limit) or every S seconds.
 """
 
 from __future__ import annotations
@@ -94,6 +96,11 @@ def main(argv: list[str] | None = None) -> int:
     rp.add_argument("--to", dest="end", type=_date, required=True, help="last day included")
     rp.add_argument("--format", choices=FORMATS, help="default: from --out's extension (.csv, .parquet, .html)")
     rp.add_argument("--out", required=True)
+    al = sub.add_parser("alerts", help="evaluate budgets and alerts (docs/budgets.md)", parents=[common])
+    al.add_argument("action", choices=("check", "watch"), help="check: once (cron); watch: every --every seconds")
+    al.add_argument("--rules", help="the rules file (default: INVLOG_RULES or <lake>/_meta/rules.toml)")
+    al.add_argument("--secrets", help="the notification secrets file (default: INVLOG_SECRETS)")
+    al.add_argument("--every", type=float, default=60.0, help="seconds between checks with watch (default 60)")
     for q in (p, rp):
         q.add_argument("--prices", help="a price overrides file (TOML) to restate with")
         q.add_argument("--price-date", type=_date, help="restate with the prices in force on this date")
@@ -153,6 +160,8 @@ def _run(args: argparse.Namespace) -> int:
         for r in rep.remains:
             print(f"remains: {r}")
         return 0
+    if args.command == "alerts":
+        return _alerts(lake, args)
     if args.command == "verify":
         from warehouse.verify import verify
 
@@ -248,6 +257,47 @@ def _reprice(wh: object, args: argparse.Namespace) -> int:
           f"difference {report.money(total['difference_usd'])}; {changed:,} of {rounds.height:,} rounds changed "
           f"-> {args.out}")
     return 0
+
+
+def _alerts(lake: Lake, args: argparse.Namespace) -> int:
+    import time
+
+    from warehouse import Warehouse
+
+    if args.every <= 0:
+        raise ValueError(f"--every: expected a positive number of seconds, got {args.every}")
+    wh = Warehouse(lake, refresh_interval=0.0)
+    if args.action == "check":
+        return 1 if _check_once(wh, lake, args) else 0
+    print(f"checking every {args.every:g} s (Ctrl-C stops)", file=sys.stderr)
+    try:
+        while True:
+            try:
+                _check_once(wh, lake, args)
+            except (ValueError, OSError, WarehouseError) as exc:  # a bad edit or an outage: say so, keep watching
+                print(f"error: {exc}", file=sys.stderr, flush=True)
+            time.sleep(args.every)
+    except KeyboardInterrupt:
+        return 0
+
+
+def _check_once(wh: Warehouse, lake: Lake, args: argparse.Namespace) -> bool:
+    """One evaluation, one line per rule; whether anything is firing."""
+    from invlog.rules import load_rules
+    from warehouse import alerts
+
+    rules = load_rules(lake, args.rules)  # read each time: an edit applies at the next check
+    if not rules.budgets and not rules.alerts:
+        print(f"no budgets or alerts in {rules.source}")
+    outcomes = alerts.check(wh, rules, secrets=args.secrets)
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    for o in outcomes:
+        print(f"{stamp} {'FIRING' if o.firing else 'ok    '} {o.kind} {o.tenant}/{o.name}: {o.summary}")
+        for s in o.sent:
+            how = "sent" if s["delivered"] else f"NOT sent ({s['error']})"
+            print(f"    {how}: {s['title']}")
+    sys.stdout.flush()
+    return any(o.firing for o in outcomes)
 
 
 def _migrate(lake: Lake) -> int:

@@ -312,6 +312,17 @@ class Warehouse:
                 "attachments": json.loads(row["attachments"]) if row.get("attachments") else [],
                 "memory_context": json.loads(row["memory_context"]) if row.get("memory_context") else []}
 
+    def rule_metrics(self, tenant: str, start: dt.datetime, end: dt.datetime, *, agent: str | None = None,
+                     model: str | None = None, user_id: str | None = None) -> dict[str, Any]:
+        """What budgets and alerts watch (``warehouse.alerts``): known spend (``cost_usd``), runs, errors,
+        unpriced runs and p95 latency of the tenant's runs in [start, end) within a scope."""
+        s, e = _utc(start), _utc(end)
+        files = self._files("invocations", tenant, s, e)
+        row = self._run("rule_metrics", {"tenant": tenant, "inv_files": files, "start": s, "end": e,
+                                         "agent": agent, "model": model, "user_id": user_id}).row(0, named=True)
+        row["cost_usd"] = Decimal(row["cost_usd"])
+        return row
+
     def restatement(self, tenant: str, start: Any, end: Any, *, prices: str | os.PathLike[str] | None = None,
                     price_date: dt.date | None = None) -> pl.DataFrame:
         """Every round of the period with its recorded and restated cost (see ``warehouse.reprice``)."""

@@ -109,3 +109,49 @@ class MotoS3:
         boto3.client("s3", endpoint_url=self.endpoint, aws_access_key_id="testing",
                      aws_secret_access_key="testing", region_name="us-east-1").create_bucket(Bucket=name)
         return name
+
+
+class Webhook:
+    """A loopback HTTP receiver that keeps every POSTed JSON body (what apprise's ``json://`` sends).
+
+    ``url(path)`` is the apprise URL that reaches it; ``posts`` the bodies in arrival order."""
+
+    def __init__(self, status: int = 200):
+        import http.server
+        import json
+        import threading
+
+        posts: list[dict] = []
+        self.posts = posts
+        self.status = status
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                posts.append({"path": self.path, **json.loads(body or b"{}")})
+                self.send_response(outer.status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def url(self, path: str = "hook") -> str:
+        return f"json://127.0.0.1:{self.port}/{path}"
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(5)
+
+    def __enter__(self) -> Webhook:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
