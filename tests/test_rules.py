@@ -149,3 +149,54 @@ def test_the_documented_example_is_a_valid_rules_file():
     rules = parse_rules(example, in_lake=True)
     assert [b.name for b in rules.budgets] == ["acme daily"] and [a.name for a in rules.alerts] == ["support errors"]
     assert rules.budgets[0].enforce and rules.budgets[0].limit_usd == Decimal("5.00")
+
+
+SHARED = """# the team's rules
+[[budget]]
+name = "acme daily"   # set with finance
+tenant = "acme"
+period = "day"
+limit_usd = "5.00"
+
+[[budget]]
+name = "globex monthly"
+tenant = "globex"
+period = "month"
+limit_usd = "900"
+
+[[alert]]
+name = "acme errors"
+tenant = "acme"
+metric = "errors"
+window_minutes = 60
+above = 3
+"""
+
+
+def test_an_admin_edit_replaces_only_that_tenants_rules_and_keeps_the_rest_as_written():
+    from invlog.rules.edit import replace_tenant, tenant_text
+
+    mine = tenant_text(SHARED, "acme")
+    assert "acme daily" in mine and "acme errors" in mine and "globex" not in mine
+    edited = mine.replace('limit_usd = "5.00"', 'limit_usd = "7.50"')
+    out = replace_tenant(SHARED, "acme", edited)
+    rules = parse_rules(out)
+    assert {b.name: b.limit_usd for b in rules.budgets} == {"acme daily": Decimal("7.50"),
+                                                           "globex monthly": Decimal(900)}
+    assert "# the team's rules" in out and 'limit_usd = "900"' in out  # the rest of the file as written
+    assert [a.name for a in parse_rules(replace_tenant(SHARED, "acme", "")).alerts] == []  # removing is editing too
+    assert [b.name for b in parse_rules(replace_tenant(SHARED, "acme", "")).budgets] == ["globex monthly"]
+
+
+@pytest.mark.parametrize(("edited", "message"), [
+    ('[[budget]]\nname="mine"\ntenant="globex"\nperiod="day"\nlimit_usd="1"', "may only name tenant 'acme', not "
+     "'globex'"),
+    ('[[budget]]\nname="mine"\ntenant="acme"\nperiod="day"\nlimit_usd=1.5', "limit_usd: expected a decimal string"),
+    ('[[budget]]\nname="mine"\ntenant="acme"\nperiod="day"\nlimit_usd="1"\nnotify=["slack://tok/x"]',
+     "a literal URL"),
+])
+def test_an_admin_edit_cannot_touch_another_tenant_or_break_the_file(edited, message):
+    from invlog.rules.edit import replace_tenant
+
+    with pytest.raises(RulesError, match=message):
+        replace_tenant(SHARED, "acme", edited)

@@ -122,41 +122,68 @@ def _notify(sender: Sender, targets: tuple[str, ...], title: str, body: str, kin
     return res.delivered
 
 
-def _budget(wh: Any, b: Budget, now: dt.datetime, state: dict[str, Any],
-            sender: Sender) -> tuple[Outcome, dict[str, Any]]:
+@dataclass(frozen=True)
+class BudgetStatus:
+    """A budget's spend in its current window, as the checker and the dashboard see it."""
+
+    budget: Budget
+    start: dt.datetime
+    end: dt.datetime | None  # None: rolling
+    spent_usd: Decimal
+    fraction: Decimal
+    runs: int
+    unpriced_runs: int
+    projected_usd: Decimal | None  # calendar windows: the spend at the current rate by the window's end
+
+    @property
+    def summary(self) -> str:
+        b = self.budget
+        unpriced = f"; {self.unpriced_runs:,} unpriced runs are not included" if self.unpriced_runs else ""
+        return (f"spent {money(self.spent_usd)} of {money(b.limit_usd)} ({_pct(self.fraction)}) in the "
+                f"{label(b.period, b.hours)} window from {self.start:%Y-%m-%d %H:%M} UTC "
+                f"({self.runs:,} runs{unpriced})")
+
+
+def budget_status(wh: Any, b: Budget, now: dt.datetime) -> BudgetStatus:
     w = window(b.period, b.hours, now)
     end = w.end if w.end is not None else now + _US
     m = wh.rule_metrics(b.tenant, w.start, end, **b.scope.as_dict())
     spent: Decimal = m["cost_usd"]
-    frac = spent / b.limit_usd
-    start_us = _us(w.start)
+    projected = None
+    if w.end is not None and now > w.start:
+        projected = (spent * Decimal((w.end - w.start) / _US) / Decimal((now - w.start) / _US)).quantize(
+            Decimal("0.01"))
+    return BudgetStatus(b, w.start, w.end, spent, spent / b.limit_usd, m["runs"], m["unpriced_runs"], projected)
+
+
+def _budget(wh: Any, b: Budget, now: dt.datetime, state: dict[str, Any],
+            sender: Sender) -> tuple[Outcome, dict[str, Any]]:
+    bs = budget_status(wh, b, now)
+    frac, spent = bs.fraction, bs.spent_usd
+    start_us = _us(bs.start)
     st = state["budgets"].get(b.name) or {}
     notified = [Decimal(x) for x in st.get("notified", [])]
-    if not w.rolling and st.get("window_start_us") != start_us:
+    if bs.end is not None and st.get("window_start_us") != start_us:
         notified = []  # a new calendar window: every threshold is armed again
-    if w.rolling:
+    if bs.end is None:
         notified = [t for t in notified if frac >= t]  # fell back below: armed again
     crossed = [t for t in b.thresholds if frac >= t and t not in notified]
     sent: list[dict[str, Any]] = []
-    where = f"{label(b.period, b.hours)} window from {w.start:%Y-%m-%d %H:%M} UTC"
-    unpriced = f"; {m['unpriced_runs']:,} unpriced runs are not included" if m["unpriced_runs"] else ""
-    summary = (f"spent {money(spent)} of {money(b.limit_usd)} ({_pct(frac)}) in the {where} "
-               f"({m['runs']:,} runs{unpriced})")
     if crossed:
         top = max(crossed)
         what = "reached its limit" if top >= 1 else f"passed {_pct(top)} of its limit"
         title = f"[invlog] budget {b.name!r} ({b.tenant}) {what}"
         enforce = " New runs are refused (enforced)." if b.enforce and frac >= 1 else ""
-        body = (f"Tenant {b.tenant}, scope {b.scope.describe()}: {summary}. Threshold {_pct(top)} "
+        body = (f"Tenant {b.tenant}, scope {b.scope.describe()}: {bs.summary}. Threshold {_pct(top)} "
                 f"= {money(b.limit_usd * top)}.{enforce}\n{dashboard_link(b.tenant)}")
         if _notify(sender, b.notify, title, body, "failure" if top >= 1 else "warning", f"threshold {top}", sent):
             notified = sorted({*notified, *crossed})
     state["budgets"][b.name] = {"window_start_us": start_us, "notified": [str(t) for t in notified]}
     row = {"name": b.name, "scope": b.scope.as_dict(), "period": b.period, "hours": b.hours,
-           "window_start_us": start_us, "window_end_us": None if w.end is None else _us(w.end),
-           "limit_usd": str(b.limit_usd), "spent_usd": str(spent), "runs": m["runs"],
-           "unpriced_runs": m["unpriced_runs"], "enforce": b.enforce, "warn_at": [str(x) for x in b.warn_at]}
-    return Outcome("budget", b.tenant, b.name, spent, b.limit_usd, frac >= 1, summary, sent), row
+           "window_start_us": start_us, "window_end_us": None if bs.end is None else _us(bs.end),
+           "limit_usd": str(b.limit_usd), "spent_usd": str(spent), "runs": bs.runs,
+           "unpriced_runs": bs.unpriced_runs, "enforce": b.enforce, "warn_at": [str(x) for x in b.warn_at]}
+    return Outcome("budget", b.tenant, b.name, spent, b.limit_usd, frac >= 1, bs.summary, sent), row
 
 
 def _metric(a: Alert, m: dict[str, Any]) -> Any:
@@ -169,7 +196,8 @@ def _metric(a: Alert, m: dict[str, Any]) -> Any:
     return Decimal(m[a.metric])
 
 
-def _shown(a: Alert, v: Any) -> str:
+def shown(a: Alert, v: Any) -> str:
+    """An alert's value as its metric reads: money, a percentage, milliseconds or a count."""
     if v is None:
         return "no data"
     if a.metric == "cost":
@@ -181,26 +209,39 @@ def _shown(a: Alert, v: Any) -> str:
     return f"{int(v):,}"
 
 
-def _alert(wh: Any, a: Alert, now: dt.datetime, state: dict[str, Any], sender: Sender) -> Outcome:
-    start = now - dt.timedelta(minutes=a.window_minutes)
-    m = wh.rule_metrics(a.tenant, start, now + _US, **a.scope.as_dict())
+@dataclass(frozen=True)
+class AlertStatus:
+    alert: Alert
+    value: Any
+    runs: int
+    firing: bool
+    summary: str
+
+
+def alert_status(wh: Any, a: Alert, now: dt.datetime) -> AlertStatus:
+    m = wh.rule_metrics(a.tenant, now - dt.timedelta(minutes=a.window_minutes), now + _US, **a.scope.as_dict())
     value = _metric(a, m)
     enough = m["runs"] >= a.min_runs
     firing = bool(enough and value is not None and value > a.above)
+    judged = "" if enough else f" (fewer than min_runs = {a.min_runs:,} runs: not judged)"
+    summary = (f"{a.metric} {shown(a, value)} over the last {a.window_minutes} min, threshold above "
+               f"{shown(a, a.above)}, {m['runs']:,} runs{judged}")
+    return AlertStatus(a, value, m["runs"], firing, summary)
+
+
+def _alert(wh: Any, a: Alert, now: dt.datetime, state: dict[str, Any], sender: Sender) -> Outcome:
+    s = alert_status(wh, a, now)
     st = state["alerts"].get(a.name) or {}
     was = bool(st.get("notified_firing", False))
-    judged = "" if enough else f" (fewer than min_runs = {a.min_runs:,} runs: not judged)"
-    summary = (f"{a.metric} {_shown(a, value)} over the last {a.window_minutes} min, threshold above "
-               f"{_shown(a, a.above)}, {m['runs']:,} runs{judged}")
     sent: list[dict[str, Any]] = []
-    if firing != was:
-        word = "firing" if firing else "resolved"
+    if s.firing != was:
+        word = "firing" if s.firing else "resolved"
         title = f"[invlog] alert {a.name!r} ({a.tenant}) {word}"
-        body = (f"Tenant {a.tenant}, scope {a.scope.describe()}: {summary}.\n{dashboard_link(a.tenant)}")
-        if _notify(sender, a.notify, title, body, "failure" if firing else "success", word, sent):
-            was = firing
-    since = st.get("since_us") if bool(st.get("firing")) == firing and st.get("since_us") else _us(now)
-    state["alerts"][a.name] = {"firing": firing, "notified_firing": was, "since_us": since,
-                               "value": None if value is None else str(value), "runs": m["runs"],
-                               "checked_at_us": _us(now), "summary": summary}
-    return Outcome("alert", a.tenant, a.name, value, a.above, firing, summary, sent)
+        body = f"Tenant {a.tenant}, scope {a.scope.describe()}: {s.summary}.\n{dashboard_link(a.tenant)}"
+        if _notify(sender, a.notify, title, body, "failure" if s.firing else "success", word, sent):
+            was = s.firing
+    since = st.get("since_us") if bool(st.get("firing")) == s.firing and st.get("since_us") else _us(now)
+    state["alerts"][a.name] = {"firing": s.firing, "notified_firing": was, "since_us": since,
+                               "value": None if s.value is None else str(s.value), "runs": s.runs,
+                               "checked_at_us": _us(now), "summary": s.summary}
+    return Outcome("alert", a.tenant, a.name, s.value, a.above, s.firing, s.summary, sent)

@@ -79,3 +79,42 @@ def read_attachment(tenant: str, uri: str) -> bytes:
     if not uri.startswith(prefix) or ".." in uri[len(prefix):]:
         raise ValueError("attachment is not in this tenant's folder of the lake")
     return lake.read(uri[len(lake.uri("").rstrip("/")) + 1 :])
+
+
+@st.cache_data(ttl=10, show_spinner=False)
+def rules_view(url: str, tenant: str, minute: str) -> dict[str, Any]:
+    """The tenant's budgets and alerts evaluated now, the checker's state and history, and whether the rules
+    file can be edited here (it is the lake's own). A bad rules file is an ``error``, not an exception."""
+    del minute  # cache key: refreshed every minute at least
+    from invlog.rules import RulesError, load_rules
+    from invlog.rules import state as rstate
+    from invlog.rules.config import rules_location
+    from warehouse import alerts
+
+    wh = warehouse(url)
+    now = dt.datetime.now(dt.UTC)
+    editable = rules_location(wh.lake)[0] is None
+    try:
+        rules = load_rules(wh.lake).for_tenant(tenant)
+    except RulesError as exc:
+        return {"error": str(exc), "budgets": [], "alerts": [], "state": rstate.read_alerts(wh.lake, tenant),
+                "editable": editable}
+    return {"error": None, "editable": editable, "state": rstate.read_alerts(wh.lake, tenant),
+            "budgets": [alerts.budget_status(wh, b, now) for b in rules.budgets],
+            "alerts": [alerts.alert_status(wh, a, now) for a in rules.alerts]}
+
+
+def rules_text(tenant: str) -> str:
+    """The TOML of this tenant's own rules in the lake's rules file (for its admins to edit)."""
+    from invlog.rules.config import LAKE_RULES
+    from invlog.rules.edit import tenant_text
+
+    lake = wh().lake
+    return tenant_text(lake.read(LAKE_RULES).decode("utf-8"), tenant) if lake.exists(LAKE_RULES) else ""
+
+
+def save_rules(tenant: str, edited: str) -> None:
+    from invlog.rules.edit import save_tenant
+
+    save_tenant(wh().lake, tenant, edited)
+    rules_view.clear()

@@ -23,6 +23,7 @@ from tests.support.browser import ART, CHROMIUM, FLAGS
 from tests.support.servers import free_port, stop, wait_healthy
 
 pytestmark = pytest.mark.browser
+LAKES: dict[str, str] = {}  # the dashboard fixture's lake, for tests that add to it
 
 
 @pytest.fixture(scope="module")
@@ -34,6 +35,7 @@ def dashboard(tmp_path_factory):
     record_demo(rec, tenants=2, days=5, seed=11, runs_per_day=30, today=dt.datetime.now(dt.UTC).date(),
                 key="e2e", progress=False)
     rec.shutdown()
+    LAKES["e2e"] = lake
     port = free_port()
     env = {**os.environ, "INVLOG_LAKE": lake}
     proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
@@ -122,7 +124,7 @@ def test_every_page_url_loads_directly_every_time(dashboard, page):
     """Shared links: the same server, each page's URL loaded afresh again and again (a new document each
     time, as a pasted link is), always opens that page, never Streamlit's "Page not found"."""
     urls = {"overview": "Total runs", "cost_trends": "Cost per day", "agents": "Cost by agent",
-            "invocations": "matching invocations", "reports": "Total spend"}
+            "invocations": "matching invocations", "reports": "Total spend", "budgets": "Budgets & alerts"}
     for attempt in range(3):
         for path, text in urls.items():
             page.goto("about:blank")
@@ -147,3 +149,36 @@ def test_foreign_tenant_in_url_is_denied(dashboard, page):
     page.goto(f"{dashboard}/invocations?tenant=not-mine")
     page.get_by_text("Access denied").first.wait_for()
     assert page.get_by_text("matching invocations").count() == 0
+
+
+def test_budgets_page_shows_spend_against_the_limit(dashboard, page):
+    """A budget and an alert of the demo tenant globex, evaluated by the checker, drawn in the browser."""
+    from invlog.lake import Lake
+    from invlog.rules import load_rules
+    from warehouse import Warehouse, alerts
+
+    lake = LAKES["e2e"]
+    Lake(lake).put("_meta/rules.toml", b"""
+[[budget]]
+name = "globex monthly"
+tenant = "globex"
+period = "month"
+limit_usd = "0.05"
+warn_at = [0.5]
+enforce = true
+
+[[alert]]
+name = "globex errors"
+tenant = "globex"
+metric = "error_rate"
+window_minutes = 10080
+above = 0.5
+""")
+    alerts.check(Warehouse(lake, refresh_interval=0), load_rules(Lake(lake)))
+    page.goto(f"{dashboard}/budgets?tenant=globex")
+    _settle(page, "globex monthly")
+    assert page.locator('[data-testid="stProgress"]').count() == 1
+    assert page.get_by_text("The limit is reached. New runs of this scope are refused.").count() == 1
+    assert page.get_by_text("Projected").count() == 1
+    assert page.locator('[data-testid="stDataFrame"]').count() == 2  # alerts and the notification history
+    _shot(page, "budgets")
