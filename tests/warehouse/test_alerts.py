@@ -259,3 +259,40 @@ def test_a_tenant_state_holds_only_its_own_rules(tmp_path):
     globex = rstate.read_budgets(Lake(lake), "globex")["budgets"]
     assert Decimal(acme[0]["spent_usd"]) == 0 and Decimal(globex[0]["spent_usd"]) == 2
     assert json.loads(Lake(lake).read("_meta/tenant=globex/budgets.json"))["budgets"][0]["name"] == "acme daily"
+
+
+def test_cost_runs_and_unpriced_alerts_read_their_metric(tmp_path):
+    lake = str(tmp_path / "lake")
+    write_rules(lake, """
+[[alert]]
+name = "spend"
+tenant = "acme"
+metric = "cost"
+window_minutes = 60
+above = "2.50"
+
+[[alert]]
+name = "busy"
+tenant = "acme"
+metric = "runs"
+window_minutes = 60
+above = 3
+
+[[alert]]
+name = "unpriced"
+tenant = "acme"
+metric = "unpriced_runs"
+window_minutes = 60
+above = 0
+""")
+    t0 = dt.datetime(2026, 11, 10, 12, 0, tzinfo=dt.UTC)
+    with Recorder(lake=lake) as rec:
+        spend(rec, 3, t0)
+        record_inv(rec, "acme", t0, "support-bot", "no-such-model-xyz", [DOLLAR])
+        assert rec.flush()
+    out = {o.name: o for o in alerts.check(Warehouse(lake, refresh_interval=0), load_rules(Lake(lake)),
+                                           now=t0 + dt.timedelta(minutes=10))}
+    assert (out["spend"].value, out["spend"].firing) == (Decimal("3"), True)  # the unpriced run is not $0 of it
+    assert "cost $3.00 over the last 60 min, threshold above $2.50, 4 runs" in out["spend"].summary
+    assert (out["busy"].value, out["busy"].firing) == (Decimal(4), True)
+    assert (out["unpriced"].value, out["unpriced"].firing) == (Decimal(1), True)
