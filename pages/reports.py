@@ -54,6 +54,10 @@ for label, frame in (("By agent", rep.by_agent), ("By user", rep.by_user)):
 if rep.unpriced.height:
     st.markdown("**Unpriced usage** (not included in the total)")
     st.dataframe(rep.unpriced, hide_index=True, width="stretch")
+if rep.caching is not None and (rep.caching["cache_read_tokens"].sum() or rep.caching["cache_write_tokens"].sum()):
+    uncached, cost = rep.caching["uncached_cost_usd"].sum(), rep.caching["cost_usd"].sum()
+    st.markdown(f"**Prompt caching**: without it this period would have cost {fmt.money(uncached)} instead of "
+                f"{fmt.money(cost)} (details per prompt on the Prompt caching page)")
 name = f"spend-{tenant}-{start.isoformat()}-{end.isoformat()}"
 d1, d2, d3 = st.columns(3)
 # Files are built when clicked (callables), not on every render: the HTML embeds 4.8 MB of Plotly.

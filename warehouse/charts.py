@@ -108,3 +108,22 @@ def timeline_figure(rounds: pl.DataFrame) -> go.Figure:
                       margin={"l": 10, "r": 10, "t": 10, "b": 10}, xaxis_type="date")
     fig.update_yaxes(autorange="reversed")
     return fig
+
+
+def cache_savings_figure(by_day: pl.DataFrame, title: str = "Prompt caching per day") -> go.Figure:
+    """Per day (``Warehouse.cache_economics(group_by="day")``): what reads saved (up), what writes cost above
+    input (down), and the net as a line."""
+    fig = go.Figure()
+    if by_day.height:
+        days = by_day["day"].to_list()
+        fig.add_bar(x=days, y=by_day["savings_usd"].cast(pl.Float64).to_list(), name="saved by reads",
+                    marker_color="#12b76a")
+        fig.add_bar(x=days, y=(-by_day["write_premium_usd"].cast(pl.Float64)).to_list(),
+                    name="write premium", marker_color="#f04438")
+        fig.add_scatter(x=days, y=by_day["net_usd"].cast(pl.Float64).to_list(), name="net", mode="lines+markers",
+                        line={"color": "#1d2433"})
+    fig.update_layout(barmode="relative", title=title)
+    fig.update_xaxes(tickformat="%Y-%m-%d")
+    _money_axis(fig)
+    fig.update_yaxes(rangemode="normal")
+    return fig

@@ -97,6 +97,7 @@ class SpendReport:
     projected_month_usd: Decimal | None = None
     projection_method: str | None = None
     notes: list[str] = field(default_factory=list)
+    caching: pl.DataFrame | None = None  # cache economics by agent (warehouse.caching); None on Spark
 
 
 class Warehouse:
@@ -334,6 +335,25 @@ class Warehouse:
                                               "round_files": self._files("rounds", tenant, s, e)})
         return reprice.restate_rounds(rounds, tenant, PriceBook(prices), price_date)
 
+    def cache_economics(self, tenant: str, start: Any, end: Any, *, group_by: str = "agent",
+                        prices: str | os.PathLike[str] | None = None) -> pl.DataFrame:
+        """Did prompt caching pay off (``warehouse.caching``): per agent, prompt (name and version), model or
+        day, the cache reads and writes, what the reads saved, what the writes cost above input, the net,
+        the writes never read back (by ``caching.READ_BACK_RULE``) and the cost without caching."""
+        from invlog.pricing import PriceBook
+        from warehouse import caching
+
+        if group_by not in caching.GROUPS:
+            raise ValueError(f"group_by: expected one of {', '.join(caching.GROUPS)}, got {group_by!r}")
+        s, e = _range(start, end)
+        ahead = e + dt.timedelta(microseconds=caching.TTL_1H_US)
+        params = {"tenant": tenant, "start": s, "end": e,
+                  "inv_files": self._files("invocations", tenant, s - dt.timedelta(days=1), ahead)}
+        active = self._run("cache_rounds", {**params, "lookahead_end": ahead,
+                                            "round_files": self._files("rounds", tenant, s, ahead)})
+        totals = self._run("cache_totals", {**params, "round_files": self._files("rounds", tenant, s, e)})
+        return caching.economics(active, totals, tenant, PriceBook(prices), group_by)
+
     def _restated_files(self, tenant: str, s: dt.datetime, e: dt.datetime, prices: Any,
                         price_date: dt.date | None, folder: str) -> dict[str, list[str]]:
         """A scratch copy of the period with restated costs, laid out as the lake is."""
@@ -408,6 +428,8 @@ class Warehouse:
             report.projection_method = (
                 "linear run rate: month-to-date spend divided by the elapsed share of the month "
                 f"({float(elapsed / whole):.1%} at {now:%Y-%m-%d %H:%M} UTC), extrapolated to the whole month")
+        if self.spark is None:
+            report.caching = self.cache_economics(tenant, s, e, group_by="agent", prices=prices)
         if report.unpriced_runs:
             report.notes.append(f"{report.unpriced_runs} runs have no known cost (unknown model, missing or "
                                 "unreadable usage); their usage is listed under 'unpriced' with the reason and is "

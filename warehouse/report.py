@@ -52,6 +52,31 @@ def _table(df: pl.DataFrame, label: str) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
+def _signed_money(d: Decimal) -> str:
+    return ("-" if d < 0 else "") + money(abs(d))
+
+
+def caching_html(df: pl.DataFrame | None) -> str:
+    """The report's prompt-caching section: per agent, what reads saved, what writes cost above input,
+    the net and the writes never read back, and the period's cost without caching."""
+    from warehouse.caching import READ_BACK_RULE
+
+    if df is None or df.height == 0 or not (df["cache_read_tokens"].sum() or df["cache_write_tokens"].sum()):
+        return "<p class='muted'>No call in this period read from or wrote to a prompt cache.</p>"
+    head = "".join(f"<th>{h}</th>" for h in ("agent", "cache reads", "cache writes", "saved", "write premium", "net",
+                                              "writes never read back*", "without caching"))
+    body = "".join(
+        f"<tr><td>{html.escape(str(r['agent']))}</td><td>{r['cache_read_tokens']:,}</td>"
+        f"<td>{r['cache_write_tokens']:,}</td><td>{money(r['savings_usd'])}</td><td>{money(r['write_premium_usd'])}"
+        f"</td><td>{_signed_money(r['net_usd'])}</td><td>{r['wasted_write_tokens']:,}</td>"
+        f"<td>{money(r['uncached_cost_usd'])}</td></tr>" for r in df.iter_rows(named=True))
+    cost, uncached = df["cost_usd"].sum(), df["uncached_cost_usd"].sum()
+    return (f"<p>Without prompt caching this period would have cost <b>{money(uncached)}</b> instead of "
+            f"{money(cost)} (priced runs).</p><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+            f"<p class='muted'>* Derived, not reported: provider usage carries no cache key, so "
+            f"{html.escape(READ_BACK_RULE)}.</p>")
+
+
 def to_html(report: SpendReport, trend: pl.DataFrame) -> bytes:
     """The self-contained HTML report; ``trend`` is ``cost_trend(..., split_by="agent")`` for the period.
 
@@ -103,6 +128,7 @@ generated {report.generated_at:%Y-%m-%d %H:%M} UTC by Invocation Logs</p>
 <h2>By user</h2>{_table(report.by_user, "user")}
 <h2>By day</h2>{_table(report.by_day, "day")}
 <h2>Unpriced usage</h2>{unpriced_html}
+<h2>Prompt caching</h2>{caching_html(report.caching)}
 <p class="muted">Costs are exact decimals in USD: each round's billed usage priced with genai-prices' data (or the
 tenant's negotiated prices) at the instant and service tier of the request. Unpriced usage is listed apart, with
 its reason, and is not part of the total.</p>

@@ -118,3 +118,8 @@ def save_rules(tenant: str, edited: str) -> None:
 
     save_tenant(wh().lake, tenant, edited)
     rules_view.clear()
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def cache_economics(url: str, tenant: str, start: dt.date, end: dt.date, group_by: str) -> pl.DataFrame:
+    return warehouse(url).cache_economics(tenant, start, end, group_by=group_by)
