@@ -24,6 +24,7 @@ if __name__ == "__main__":
         st.Page("pages/trace.py", title="Trace", icon="🔎", url_path="trace"),
         st.Page("pages/reports.py", title="Reports", icon="🧾", url_path="reports"),
         st.Page("pages/caching.py", title="Prompt caching", icon="🧊", url_path="caching"),
+        st.Page("pages/reconciliation.py", title="Reconciliation", icon="⚖️", url_path="reconciliation"),
         st.Page("pages/budgets.py", title="Budgets & alerts", icon="🚦", url_path="budgets"),
     ]
 

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 WAREHOUSE_COMMANDS = ("summary", "compact", "commit", "migrate", "retention", "delete-tenant", "report", "reprice",
-                      "verify", "alerts")
+                      "verify", "alerts", "reconcile")
 _HERE = Path(__file__).resolve().parent
 
 

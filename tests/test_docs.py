@@ -1,7 +1,8 @@
 """The docs' code blocks that are not Python (which pytest-markdown-docs runs): checked or twinned.
 
 TOML blocks are loaded by the code that reads them in use (price overrides by the
-recorder's price book, secrets by the dashboard's access validation). Shell and
+recorder's price book, secrets by the dashboard's access validation, rules by the budget
+checker, the reconciliation config by ``warehouse.reconcile``). Shell and
 nginx blocks are illustrative; each has a tested twin, named here, and a new one
 fails this test until it is given one.
 """
@@ -51,6 +52,17 @@ def test_toml_blocks_load_with_the_code_that_reads_them(doc, text, tmp_path):
             wall_us = (day - dt.date(1970, 1, 1)).days * 86_400_000_000
             plan = book.plan(entry.get("tenant") or "t", entry["provider"], entry["model"], (), wall_us)[0]
             assert not isinstance(plan, str) and plan.source == f"override:{path.name}", plan
+    elif "budget" in data or "alert" in data:  # a rules file: as the checker reads the lake's own
+        from invlog.rules import parse_rules
+
+        rules = parse_rules(text, in_lake=True)
+        assert rules.budgets or rules.alerts
+    elif "notify" in data:  # the notification secrets file: names to apprise URLs
+        assert data["notify"] and all("://" in v for v in data["notify"].values())
+    elif "openai" in data or "anthropic" in data:  # the reconciliation keys-to-tenants file
+        from warehouse.reconcile import parse_config
+
+        assert parse_config(text).providers
     else:
         cfg = access_config.parse(data)
         assert cfg.login == ("auth" in data) and (cfg.users or cfg.local_user)

@@ -17,6 +17,8 @@ Commands (each takes ``--lake``, default ``INVLOG_LAKE`` or ``./data/lake``):
 * ``reprice --tenant T --from DATE --to DATE [--prices FILE] [--price-date DATE] --out PATH``: recorded
   vs restated cost per day and model (CSV, Parquet or HTML by the extension).
 * ``verify [--tenant T] [--quarantine]``: read every part file in full (page checksums); exit 1 naming bad files.
+* ``reconcile --provider openai|anthropic --from DATE --to DATE [--config FILE] [--base-url URL] [--tenant T]
+  [--out PATH]``: compare recorded with the provider's own usage and cost reports (``warehouse.reconcile``).
 * ``alerts check|watch [--rules FILE] [--secrets FILE] [--every S]``: evaluate the budgets and alerts
   (``warehouse.alerts``) once (exit 1 when one is firing or a budget is at its limit) or every S seconds.
 """
@@ -28,6 +30,8 @@ import datetime as dt
 import os
 import sys
 from typing import TYPE_CHECKING
+
+import polars as pl
 
 from invlog.lake import Lake, validate_tenant
 from invlog.process import exit_now
@@ -96,6 +100,15 @@ def main(argv: list[str] | None = None) -> int:
     rp.add_argument("--to", dest="end", type=_date, required=True, help="last day included")
     rp.add_argument("--format", choices=FORMATS, help="default: from --out's extension (.csv, .parquet, .html)")
     rp.add_argument("--out", required=True)
+    rc = sub.add_parser("reconcile", help="recorded cost vs the provider's own usage and cost reports",
+                        parents=[common])
+    rc.add_argument("--provider", choices=("openai", "anthropic"), required=True)
+    rc.add_argument("--from", dest="start", type=_date, required=True)
+    rc.add_argument("--to", dest="end", type=_date, required=True, help="last day included")
+    rc.add_argument("--config", help="keys to tenants (default: INVLOG_RECONCILE or <lake>/_meta/reconcile.toml)")
+    rc.add_argument("--base-url", help="another endpoint of the admin API (a proxy, a test server)")
+    rc.add_argument("--tenant", help="only this tenant (default: every tenant the config maps)")
+    rc.add_argument("--out", help="also write the rows to this file (.csv or .parquet)")
     al = sub.add_parser("alerts", help="evaluate budgets and alerts (docs/budgets.md)", parents=[common])
     al.add_argument("action", choices=("check", "watch"), help="check: once (cron); watch: every --every seconds")
     al.add_argument("--rules", help="the rules file (default: INVLOG_RULES or <lake>/_meta/rules.toml)")
@@ -162,6 +175,8 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     if args.command == "alerts":
         return _alerts(lake, args)
+    if args.command == "reconcile":
+        return _reconcile(lake, args)
     if args.command == "verify":
         from warehouse.verify import verify
 
@@ -256,6 +271,48 @@ def _reprice(wh: object, args: argparse.Namespace) -> int:
           f"{report.money(total['recorded_cost_usd'])}, restated {report.money(total['restated_cost_usd'])}, "
           f"difference {report.money(total['difference_usd'])}; {changed:,} of {rounds.height:,} rounds changed "
           f"-> {args.out}")
+    return 0
+
+
+def _reconcile(lake: Lake, args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from warehouse import Warehouse, reconcile
+    from warehouse.provider_reports import FETCHERS, ReportError
+
+    if args.end < args.start:
+        raise ValueError(f"--to {args.end} is before --from {args.start}")
+    config = reconcile.load_config(lake, args.config)
+    mapping = config.providers.get(args.provider)
+    if mapping is None:
+        raise ValueError(f"{config.source}: no [{args.provider}] table mapping its keys to tenants")
+    bar = tqdm(desc=f"reading {args.provider} usage and cost reports", unit=" pages", file=sys.stderr)
+    try:
+        rep = FETCHERS[args.provider](args.start, args.end, mapping.key, base_url=args.base_url,
+                                      progress=lambda n: bar.update(n - bar.n))
+    except ReportError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        bar.close()
+    result = reconcile.reconcile(Warehouse(lake), rep, config, args.start, args.end, tenant=args.tenant)
+    reconcile.save_run(lake, result, args.start, args.end)
+    if args.out:
+        ext = os.path.splitext(args.out)[1].lower()
+        if ext == ".parquet":
+            result.write_parquet(args.out)
+        else:
+            result.with_columns(pl.col(pl.Decimal).cast(pl.Utf8)).write_csv(args.out)
+    for cls in reconcile.CLASSES:
+        part = result.filter(pl.col("class") == cls)
+        if part.height:
+            diff = part["difference_usd"].drop_nulls().sum() if part["difference_usd"].null_count() < part.height \
+                else None
+            shown = "" if diff is None else f", difference {'+' if diff > 0 else ''}{diff.normalize():f} USD"
+            print(f"{cls:24} {part.height:5,} day-model rows{shown}")
+    print(f"reconciled {args.provider} {args.start}..{args.end}: {result.height:,} rows for "
+          f"{result['tenant'].n_unique() if result.height else 0} tenants ({rep.pages} report pages read); "
+          f"kept in the lake" + (f", written to {args.out}" if args.out else ""))
     return 0
 
 

@@ -187,6 +187,8 @@ def _budget(wh: Any, b: Budget, now: dt.datetime, state: dict[str, Any],
 
 
 def _metric(a: Alert, m: dict[str, Any]) -> Any:
+    if a.metric == "reconciliation_difference_usd":
+        return m["value"]
     if a.metric == "cost":
         return m["cost_usd"]
     if a.metric == "error_rate":
@@ -200,7 +202,7 @@ def shown(a: Alert, v: Any) -> str:
     """An alert's value as its metric reads: money, a percentage, milliseconds or a count."""
     if v is None:
         return "no data"
-    if a.metric == "cost":
+    if a.metric in ("cost", "reconciliation_difference_usd"):
         return money(v)
     if a.metric == "error_rate":
         return _pct(v)
@@ -218,8 +220,29 @@ class AlertStatus:
     summary: str
 
 
+def _reconciliation(wh: Any, a: Alert, now: dt.datetime) -> dict[str, Any]:
+    """The newest reconciliation run per provider kept within the window: the sum of its absolute differences
+    (``runs`` counts its day-model rows, for ``min_runs``)."""
+    import polars as pl
+
+    from warehouse.reconcile import load_runs
+
+    runs = load_runs(wh.lake, a.tenant)
+    if runs.height:
+        runs = runs.filter(pl.col("run_at") >= now - dt.timedelta(minutes=a.window_minutes))
+    if runs.height == 0:
+        return {"runs": 0, "value": None}
+    newest = runs.group_by("provider").agg(pl.col("run_id").max())
+    rows = runs.join(newest, on=["provider", "run_id"])
+    diff = rows["difference_usd"].drop_nulls().abs().sum()
+    return {"runs": rows.height, "value": Decimal(diff) if diff is not None else Decimal(0)}
+
+
 def alert_status(wh: Any, a: Alert, now: dt.datetime) -> AlertStatus:
-    m = wh.rule_metrics(a.tenant, now - dt.timedelta(minutes=a.window_minutes), now + _US, **a.scope.as_dict())
+    if a.metric == "reconciliation_difference_usd":
+        m = _reconciliation(wh, a, now)
+    else:
+        m = wh.rule_metrics(a.tenant, now - dt.timedelta(minutes=a.window_minutes), now + _US, **a.scope.as_dict())
     value = _metric(a, m)
     enough = m["runs"] >= a.min_runs
     firing = bool(enough and value is not None and value > a.above)

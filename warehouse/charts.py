@@ -127,3 +127,20 @@ def cache_savings_figure(by_day: pl.DataFrame, title: str = "Prompt caching per 
     _money_axis(fig)
     fig.update_yaxes(rangemode="normal")
     return fig
+
+
+def reconciliation_figure(rows: pl.DataFrame, title: str = "Reported minus recorded cost per day") -> go.Figure:
+    """Per day and provider (``warehouse.reconcile.latest_per_day``): the provider's cost minus ours; a day
+    without a reported cost has no bar (never a $0 one)."""
+    fig = go.Figure()
+    if rows.height:
+        per = (rows.filter(pl.col("difference_usd").is_not_null())
+               .group_by("day", "provider").agg(pl.col("difference_usd").sum()).sort("day"))
+        for provider in per["provider"].unique(maintain_order=True).to_list():
+            part = per.filter(pl.col("provider") == provider)
+            fig.add_bar(x=part["day"].to_list(), y=part["difference_usd"].cast(pl.Float64).to_list(), name=provider)
+    fig.update_layout(title=title, barmode="group")
+    fig.update_xaxes(tickformat="%Y-%m-%d")
+    _money_axis(fig)
+    fig.update_yaxes(rangemode="normal")
+    return fig

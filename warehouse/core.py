@@ -354,6 +354,12 @@ class Warehouse:
         totals = self._run("cache_totals", {**params, "round_files": self._files("rounds", tenant, s, e)})
         return caching.economics(active, totals, tenant, PriceBook(prices), group_by)
 
+    def reconcile_recorded(self, tenant: str, provider: str, start: dt.datetime, end: dt.datetime) -> pl.DataFrame:
+        """What the lake recorded of ``provider`` per day and model (``warehouse.reconcile`` compares it)."""
+        s, e = _utc(start), _utc(end)
+        return self._run("reconcile_recorded", {"tenant": tenant, "provider": provider, "start": s, "end": e,
+                                                "round_files": self._files("rounds", tenant, s, e)})
+
     def _restated_files(self, tenant: str, s: dt.datetime, e: dt.datetime, prices: Any,
                         price_date: dt.date | None, folder: str) -> dict[str, list[str]]:
         """A scratch copy of the period with restated costs, laid out as the lake is."""

@@ -123,3 +123,10 @@ def save_rules(tenant: str, edited: str) -> None:
 @st.cache_data(ttl=TTL, show_spinner=False)
 def cache_economics(url: str, tenant: str, start: dt.date, end: dt.date, group_by: str) -> pl.DataFrame:
     return warehouse(url).cache_economics(tenant, start, end, group_by=group_by)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def reconciliation_runs(url: str, tenant: str) -> pl.DataFrame:
+    from warehouse.reconcile import load_runs
+
+    return load_runs(warehouse(url).lake, tenant)

@@ -19,7 +19,8 @@ from warehouse.errors import CorruptPartError
 log = logging.getLogger("invlog.dashboard")
 NAV = [("pages/overview.py", "Overview"), ("pages/cost_trends.py", "Cost trends"), ("pages/agents.py", "Agents"),
        ("pages/invocations.py", "Invocations"), ("pages/trace.py", "Trace"), ("pages/reports.py", "Reports"),
-       ("pages/caching.py", "Prompt caching"), ("pages/budgets.py", "Budgets & alerts")]
+       ("pages/caching.py", "Prompt caching"), ("pages/reconciliation.py", "Reconciliation"),
+       ("pages/budgets.py", "Budgets & alerts")]
 
 
 def param(name: str, default: str | None = None) -> str | None:

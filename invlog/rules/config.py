@@ -25,7 +25,7 @@ from invlog.rules.periods import PERIODS
 ENV_RULES = "INVLOG_RULES"
 ENV_SECRETS = "INVLOG_SECRETS"
 LAKE_RULES = "_meta/rules.toml"
-METRICS = ("cost", "runs", "errors", "error_rate", "p95_latency_ms", "unpriced_runs")
+METRICS = ("cost", "runs", "errors", "error_rate", "p95_latency_ms", "unpriced_runs", "reconciliation_difference_usd")
 _REF = re.compile(r"(env|secret):([A-Za-z_][A-Za-z0-9_.-]{0,127})")
 _SCOPE = ("agent", "model", "user_id")
 _BUDGET_KEYS = {"name", "tenant", *_SCOPE, "period", "hours", "limit_usd", "warn_at", "enforce", "notify"}
@@ -284,7 +284,7 @@ def _alert(f: _Fields) -> Alert:
     metric = f.raw.get("metric")
     if metric not in METRICS:
         raise f.fail("metric", f"expected one of {', '.join(METRICS)}, got {metric!r}")
-    above = f.money("above") if metric == "cost" else f.number("above")
+    above = f.money("above") if metric in ("cost", "reconciliation_difference_usd") else f.number("above")
     if metric == "error_rate" and above > 1:
         raise f.fail("above", f"an error rate is a fraction from 0 to 1, got {above}")
     return Alert(name, tenant, f.scope(), metric, f.integer("window_minutes", 1, 60 * 24 * 31), above,

@@ -12,7 +12,7 @@ from tests.support import ROOT
 
 APP = os.path.join(ROOT, "app.py")
 PAGES = ["pages/overview.py", "pages/cost_trends.py", "pages/agents.py", "pages/invocations.py",
-         "pages/trace.py", "pages/reports.py", "pages/budgets.py", "pages/caching.py"]
+         "pages/trace.py", "pages/reports.py", "pages/budgets.py", "pages/caching.py", "pages/reconciliation.py"]
 
 
 @pytest.fixture(scope="module")
