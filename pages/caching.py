@@ -12,8 +12,8 @@ tenant, tz = state.sidebar()
 st.title(f"Prompt caching · {tenant}")
 start, end = state.period(30)
 with st.spinner("Pricing cache reads and writes…"):
-    by_day = state.guarded(data.cache_economics, data.lake_url(), tenant, start, end, "day")
-    by_prompt = state.guarded(data.cache_economics, data.lake_url(), tenant, start, end, "prompt")
+    frames = state.guarded(data.cache_breakdowns, data.lake_url(), tenant, start, end)
+by_day, by_prompt = frames["day"], frames["prompt"]
 if by_day.height == 0:
     st.info("No runs in this period.")
     st.stop()
@@ -65,8 +65,8 @@ tabs = st.tabs(["By prompt", "By agent", "By model"])
 with tabs[0]:
     table(by_prompt)
 with tabs[1]:
-    table(state.guarded(data.cache_economics, data.lake_url(), tenant, start, end, "agent"))
+    table(frames["agent"])
 with tabs[2]:
-    table(state.guarded(data.cache_economics, data.lake_url(), tenant, start, end, "model"))
+    table(frames["model"])
 st.caption(f"\\* Derived, not reported: provider usage carries no cache key, so {READ_BACK_RULE}. All amounts are "
            "exact, priced with the prices of each call's day.")

@@ -54,18 +54,25 @@ for label, frame in (("By agent", rep.by_agent), ("By user", rep.by_user)):
 if rep.unpriced.height:
     st.markdown("**Unpriced usage** (not included in the total)")
     st.dataframe(rep.unpriced, hide_index=True, width="stretch")
-if rep.caching is not None and (rep.caching["cache_read_tokens"].sum() or rep.caching["cache_write_tokens"].sum()):
-    uncached, cost = rep.caching["uncached_cost_usd"].sum(), rep.caching["cost_usd"].sum()
-    st.markdown(f"**Prompt caching**: without it this period would have cost {fmt.money(uncached)} instead of "
-                f"{fmt.money(cost)} (details per prompt on the Prompt caching page)")
+st.page_link("pages/caching.py", label="Prompt caching in this period: savings, premiums and the cost without "
+             "caching (also a section of the HTML report)", query_params={"tenant": tenant, "from": start.isoformat(),
+                                                                         "to": end.isoformat()})
 name = f"spend-{tenant}-{start.isoformat()}-{end.isoformat()}"
+
+
+def _with_caching(report):
+    """The HTML report's caching section, priced when the file is built (on click), not on every render."""
+    report.caching = data.cache_economics(data.lake_url(), tenant, start, end, "agent")
+    return report
+
+
 d1, d2, d3 = st.columns(3)
 # Files are built when clicked (callables), not on every render: the HTML embeds 4.8 MB of Plotly.
 state.download_button(d1, "Download CSV", lambda: rpt.to_csv(rep), file_name=f"{name}.csv", mime="text/csv", key="csv")
 state.download_button(d2, "Download Parquet", lambda: rpt.to_parquet(rep), file_name=f"{name}.parquet",
                       mime="application/octet-stream", key="parquet")
-state.download_button(d3, "Download HTML report", lambda: rpt.to_html(rep, trend), file_name=f"{name}.html",
-                      mime="text/html", key="html")
+state.download_button(d3, "Download HTML report", lambda: rpt.to_html(_with_caching(rep), trend),
+                      file_name=f"{name}.html", mime="text/html", key="html")
 params = "&".join(f"{k}={v}" for k, v in st.query_params.to_dict().items())
 st.caption(f"Share this report: `reports?{params}` (the link reopens the same tenant and period for users "
            "allowed to see it)")

@@ -229,7 +229,7 @@ def _spend_report(wh: Warehouse, lake: Lake, args: argparse.Namespace) -> int:
         print(f"error: the lake {lake.url} has no tenant {args.tenant!r}", file=sys.stderr)
         return 1
     rep = wh.spend_report(args.tenant, args.start, args.end, restated=args.restated, prices=args.prices,
-                          price_date=args.price_date)
+                          price_date=args.price_date, caching=args.format == "html" and wh.engine == "duckdb")
     if rep.runs == 0:
         print(f"error: tenant {args.tenant!r} has no runs from {args.start} to {args.end}; no report written",
               file=sys.stderr)

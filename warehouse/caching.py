@@ -24,7 +24,8 @@ from typing import Any
 import orjson
 import polars as pl
 
-from invlog.pricing import COLUMNS, PriceBook, check_usage, context
+from invlog.pricing import COLUMNS, PriceBook, context
+from invlog.pricing.usage import shape_of
 
 READ_BACK_RULE = ("a cache write counts as read back when a later round of the same tenant, agent, prompt name and "
                   "version, and model reads from the cache within the write's TTL (5 minutes; 1 hour for 1-hour "
@@ -34,50 +35,89 @@ TTL_1H_US = 60 * 60 * 1_000_000
 GROUPS = {"agent": ["agent"], "prompt": ["prompt_name", "prompt_version"], "model": ["model"], "day": ["day"]}
 _COST = pl.Decimal(38, 12)
 _KEYS = ["agent", "prompt_name", "prompt_version", "model"]
+_US_PER_DAY = 86_400_000_000
+_I_CR, _I_CW, _I_W5, _I_W1 = (COLUMNS.index(c) for c in ("cache_read_tokens", "cache_write_tokens",
+                                                         "cache_write_5m_tokens", "cache_write_1h_tokens"))
 
 
-def _picos(book: PriceBook, tenant: str, r: dict[str, Any], usage: dict[str, int]) -> int | None:
-    cols, other, shape = check_usage(usage)
-    picos, _, _ = book.price(tenant, r["provider"], r["model"], context(r["service_tier"], r["batch"]),
-                             r["started_us"], cols, other, shape)
-    return picos
+def _three_prices(plan: Any, billed: list[int], other: str | None) -> tuple[int | None, int | None]:
+    """(savings, premium) in picodollars of one usage under one plan: billed, writes as plain input, and
+    reads and writes as plain input."""
+    extra = orjson.loads(other) if other else None
+    no_writes = list(billed)
+    no_writes[_I_CW] = no_writes[_I_W5] = no_writes[_I_W1] = 0
+    uncached = list(no_writes)
+    uncached[_I_CR] = 0
+    p = [plan.cost(tuple(u), extra, shape_of(u, extra))[0] for u in (billed, no_writes, uncached)]
+    if p[0] is None or p[1] is None or p[2] is None:
+        return None, None
+    return p[2] - p[1], p[0] - p[1]
 
 
 def price_rounds(rounds: pl.DataFrame, tenant: str, book: PriceBook) -> pl.DataFrame:
     """``rounds`` (the ``cache_rounds`` query) with ``savings_usd``, ``write_premium_usd`` and ``net_usd``
-    per round (zero for rounds without cache activity, null where the round cannot be priced) and
-    ``priced``."""
-    savings: list[Decimal | None] = []
-    premium: list[Decimal | None] = []
-    priced: list[bool] = []
-    zero = Decimal(0)
-    for r in rounds.iter_rows(named=True):
-        ok = not r["unpriced"] and r["recorded_cost_usd"] is not None
-        if not (r["cache_read_tokens"] or r["cache_write_tokens"]):
-            savings.append(zero if ok else None)
-            premium.append(zero if ok else None)
-            priced.append(ok)
+    per round (null where the round cannot be priced: no price, or a caller's own cost that cannot be
+    split) and ``priced``.
+
+    Each distinct usage is priced once per set of prices: the plan in force is looked up per model, tier
+    and day, days whose plans have the same prices share them, and only a model with time-of-day prices
+    is priced round by round. The lake's usage columns were validated when recorded, so they go to the
+    plan as they are."""
+    df = rounds.with_row_index("_row").with_columns((pl.col("started_us") // _US_PER_DAY).alias("_day"),
+                                                    pl.col(list(COLUMNS)).fill_null(0),
+                                                    pl.col("other_usage").fill_null("").alias("_other"))
+    ok = df.filter(~pl.col("unpriced").fill_null(True) & (pl.col("price_source").fill_null("") != "caller"))
+    keys = ["provider", "model", "service_tier", "batch", "_day"]
+    groups = ok.group_by(keys).agg(pl.col("started_us").min().alias("_at"))
+    ids: dict[tuple[Any, ...], int] = {}
+    plans: dict[int, Any] = {}
+    fp_col: list[int | None] = []
+    for provider, model, tier, batch, _, at in groups.iter_rows():
+        plan, start, end = book.plan(tenant, provider, model, context(tier, batch), at)
+        if type(plan) is str:
+            fp_col.append(None)
             continue
-        usage = {c: int(r[c] or 0) for c in COLUMNS if r[c]}
-        if r["other_usage"]:
-            usage.update(orjson.loads(r["other_usage"]))
-        no_writes = {**usage, "cache_write_tokens": 0, "cache_write_5m_tokens": 0, "cache_write_1h_tokens": 0}
-        uncached = {**no_writes, "cache_read_tokens": 0}
-        billed = _picos(book, tenant, r, usage) if ok and r["price_source"] != "caller" else None
-        p_nw = _picos(book, tenant, r, no_writes) if billed is not None else None
-        p_un = _picos(book, tenant, r, uncached) if p_nw is not None else None
-        if billed is None or p_nw is None or p_un is None:
-            savings.append(None)
-            premium.append(None)
-            priced.append(False)
-            continue
-        savings.append(Decimal(p_un - p_nw).scaleb(-12))
-        premium.append(Decimal(billed - p_nw).scaleb(-12))
-        priced.append(True)
-    return rounds.with_columns(pl.Series("savings_usd", savings, dtype=_COST),
-                               pl.Series("write_premium_usd", premium, dtype=_COST),
-                               pl.Series("priced", priced, dtype=pl.Boolean)).with_columns(
-        (pl.col("savings_usd") - pl.col("write_premium_usd")).alias("net_usd"))
+        fp = plan.fingerprint if end - start >= _US_PER_DAY else ("row", provider, model, tier, batch)
+        fid = ids.setdefault(fp, len(ids))
+        plans[fid] = plan
+        fp_col.append(fid if fp[0] != "row" else -1 - fid)
+    groups = groups.with_columns(pl.Series("_fp", fp_col, dtype=pl.Int64))
+    ok = ok.join(groups.select(*keys, "_fp"), on=keys, how="left", nulls_equal=True)
+    out_rows: list[int] = []
+    out_s: list[int | None] = []
+    out_p: list[int | None] = []
+    # Day-wide plans: each distinct (prices, usage) once.
+    shared = ok.filter(pl.col("_fp") >= 0)
+    uniq = shared.select("_fp", *COLUMNS, "_other").unique()
+    cols = [uniq[c].to_list() for c in COLUMNS]
+    priced = [_three_prices(plans[f], [c[k] for c in cols], o or None)
+              for k, (f, o) in enumerate(zip(uniq["_fp"].to_list(), uniq["_other"].to_list(), strict=True))]
+    uniq = uniq.with_columns(pl.Series("_s", [p[0] for p in priced], dtype=pl.Int64),
+                             pl.Series("_p", [p[1] for p in priced], dtype=pl.Int64))
+    joined = shared.join(uniq, on=["_fp", *COLUMNS, "_other"], how="left").select("_row", "_s", "_p")
+    out_rows += joined["_row"].to_list()
+    out_s += joined["_s"].to_list()
+    out_p += joined["_p"].to_list()
+    # Time-of-day prices: the plan of each round's own instant.
+    for r in ok.filter(pl.col("_fp") < 0).iter_rows(named=True):
+        plan = book.plan(tenant, r["provider"], r["model"], context(r["service_tier"], r["batch"]),
+                         r["started_us"])[0]
+        sp = (None, None) if type(plan) is str else _three_prices(plan, [r[c] for c in COLUMNS], r["_other"] or None)
+        out_rows.append(r["_row"])
+        out_s.append(sp[0])
+        out_p.append(sp[1])
+    money = pl.DataFrame({"_row": out_rows, "_s": out_s, "_p": out_p},
+                         schema={"_row": pl.UInt32, "_s": pl.Int64, "_p": pl.Int64})
+    pico = pl.lit(Decimal(1).scaleb(-12)).cast(pl.Decimal(38, 12))
+
+    def usd(c: str) -> pl.Expr:
+        return (pl.col(c).cast(pl.Decimal(38, 0)) * pico).cast(_COST)
+
+    return (df.join(money, on="_row", how="left").sort("_row")
+            .with_columns(usd("_s").alias("savings_usd"), usd("_p").alias("write_premium_usd"),
+                          pl.col("_s").is_not_null().alias("priced"))
+            .with_columns((pl.col("savings_usd") - pl.col("write_premium_usd")).alias("net_usd"))
+            .drop("_row", "_day", "_other", "_s", "_p"))
 
 
 def wasted_writes(rounds: pl.DataFrame) -> pl.DataFrame:
@@ -107,10 +147,20 @@ def economics(active: pl.DataFrame, totals: pl.DataFrame, tenant: str, book: Pri
     """Per group: ``totals`` (the ``cache_totals`` query: every round of the period) with the cache
     figures of ``active`` (the ``cache_rounds`` query: the rounds with cache activity, plus the TTL's
     lookahead) added; the what-if is the recorded cost plus the net."""
+    return grouped(prepare(active, tenant, book), totals, group_by)
+
+
+def prepare(active: pl.DataFrame, tenant: str, book: PriceBook) -> pl.DataFrame:
+    """The period's rounds with cache activity, priced and judged by the read-back rule (group it with
+    ``grouped`` as many ways as wanted: it is priced once)."""
+    return price_rounds(wasted_writes(active), tenant, book).filter(pl.col("in_period"))
+
+
+def grouped(df: pl.DataFrame, totals: pl.DataFrame, group_by: str) -> pl.DataFrame:
+    """``prepare``'s rounds and the ``cache_totals`` rows, per ``group_by`` group."""
     if group_by not in GROUPS:
         raise ValueError(f"group_by: expected one of {', '.join(GROUPS)}, got {group_by!r}")
     keys = GROUPS[group_by]
-    df = price_rounds(wasted_writes(active), tenant, book).filter(pl.col("in_period"))
     money = pl.col("priced")
     cache = df.group_by(keys).agg(
         pl.col("cache_read_tokens").sum().cast(pl.Int64),

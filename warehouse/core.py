@@ -340,11 +340,18 @@ class Warehouse:
         """Did prompt caching pay off (``warehouse.caching``): per agent, prompt (name and version), model or
         day, the cache reads and writes, what the reads saved, what the writes cost above input, the net,
         the writes never read back (by ``caching.READ_BACK_RULE``) and the cost without caching."""
+        return self.cache_breakdowns(tenant, start, end, groups=(group_by,), prices=prices)[group_by]
+
+    def cache_breakdowns(self, tenant: str, start: Any, end: Any, *,
+                         groups: tuple[str, ...] = ("day", "prompt", "agent", "model"),
+                         prices: str | os.PathLike[str] | None = None) -> dict[str, pl.DataFrame]:
+        """``cache_economics`` for several groupings at once, pricing the period's rounds once."""
         from invlog.pricing import PriceBook
         from warehouse import caching
 
-        if group_by not in caching.GROUPS:
-            raise ValueError(f"group_by: expected one of {', '.join(caching.GROUPS)}, got {group_by!r}")
+        for g in groups:
+            if g not in caching.GROUPS:
+                raise ValueError(f"group_by: expected one of {', '.join(caching.GROUPS)}, got {g!r}")
         s, e = _range(start, end)
         ahead = e + dt.timedelta(microseconds=caching.TTL_1H_US)
         params = {"tenant": tenant, "start": s, "end": e,
@@ -352,7 +359,8 @@ class Warehouse:
         active = self._run("cache_rounds", {**params, "lookahead_end": ahead,
                                             "round_files": self._files("rounds", tenant, s, ahead)})
         totals = self._run("cache_totals", {**params, "round_files": self._files("rounds", tenant, s, e)})
-        return caching.economics(active, totals, tenant, PriceBook(prices), group_by)
+        priced = caching.prepare(active, tenant, PriceBook(prices))
+        return {g: caching.grouped(priced, totals, g) for g in groups}
 
     def reconcile_recorded(self, tenant: str, provider: str, start: dt.datetime, end: dt.datetime) -> pl.DataFrame:
         """What the lake recorded of ``provider`` per day and model (``warehouse.reconcile`` compares it)."""
@@ -385,23 +393,29 @@ class Warehouse:
 
     def spend_report(self, tenant: str, start: Any, end: Any, *, now: dt.datetime | None = None,
                      restated: bool = False, prices: str | os.PathLike[str] | None = None,
-                     price_date: dt.date | None = None) -> SpendReport:
+                     price_date: dt.date | None = None, caching: bool = False) -> SpendReport:
         """Per-tenant spend: totals, breakdowns, unpriced usage apart, month-to-date and projection.
 
         ``restated=True``: the same report with every cost recomputed from the stored usage
         (``prices``: an overrides file; ``price_date``: the prices in force that day); the
-        lake is not changed.
+        lake is not changed. ``caching=True`` adds the prompt-cache economics by agent
+        (``report.caching``; DuckDB only): it prices every round with cache activity again, so it
+        is asked for by the HTML report rather than paid by every caller.
         """
         s, e = _range(start, end)
         now = _utc(now) if now else dt.datetime.now(dt.UTC)
         if restated and self.spark is not None:
             raise ValueError("restated=True: a restated report runs on DuckDB only (engine='duckdb')")
         if not restated:
-            return self._spend_report(tenant, s, e, now, None, None, None)
-        month_start = dt.datetime(now.year, now.month, 1, tzinfo=dt.UTC)
-        with tempfile.TemporaryDirectory(prefix="invlog-restated-") as folder:
-            files = self._restated_files(tenant, min(s, month_start), max(e, now), prices, price_date, folder)
-            return self._spend_report(tenant, s, e, now, files, prices, price_date)
+            rep = self._spend_report(tenant, s, e, now, None, None, None)
+        else:
+            month_start = dt.datetime(now.year, now.month, 1, tzinfo=dt.UTC)
+            with tempfile.TemporaryDirectory(prefix="invlog-restated-") as folder:
+                files = self._restated_files(tenant, min(s, month_start), max(e, now), prices, price_date, folder)
+                rep = self._spend_report(tenant, s, e, now, files, prices, price_date)
+        if caching and self.spark is None:
+            rep.caching = self.cache_economics(tenant, s, e, group_by="agent", prices=prices)
+        return rep
 
     def _spend_report(self, tenant: str, s: dt.datetime, e: dt.datetime, now: dt.datetime,
                       files: dict[str, list[str]] | None, prices: Any, price_date: dt.date | None) -> SpendReport:
@@ -434,8 +448,6 @@ class Warehouse:
             report.projection_method = (
                 "linear run rate: month-to-date spend divided by the elapsed share of the month "
                 f"({float(elapsed / whole):.1%} at {now:%Y-%m-%d %H:%M} UTC), extrapolated to the whole month")
-        if self.spark is None:
-            report.caching = self.cache_economics(tenant, s, e, group_by="agent", prices=prices)
         if report.unpriced_runs:
             report.notes.append(f"{report.unpriced_runs} runs have no known cost (unknown model, missing or "
                                 "unreadable usage); their usage is listed under 'unpriced' with the reason and is "

@@ -122,7 +122,13 @@ def save_rules(tenant: str, edited: str) -> None:
 
 @st.cache_data(ttl=TTL, show_spinner=False)
 def cache_economics(url: str, tenant: str, start: dt.date, end: dt.date, group_by: str) -> pl.DataFrame:
-    return warehouse(url).cache_economics(tenant, start, end, group_by=group_by)
+    return cache_breakdowns(url, tenant, start, end)[group_by]
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def cache_breakdowns(url: str, tenant: str, start: dt.date, end: dt.date) -> dict[str, pl.DataFrame]:
+    """Every grouping of the period's cache economics, priced once."""
+    return warehouse(url).cache_breakdowns(tenant, start, end)
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)

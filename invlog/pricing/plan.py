@@ -42,7 +42,7 @@ def to_picos(total: Decimal) -> int:
 class Plan:
     """Prices usage with one ``ModelPrice``; see the module docstring."""
 
-    __slots__ = ("_genai", "_programs", "_reference", "_tiers", "_units", "source")
+    __slots__ = ("_genai", "_programs", "_reference", "_tiers", "_units", "fingerprint", "source")
 
     def __init__(self, model_price: Any, source: str, reference: Callable[[Usage], Decimal],
                  always_reference: bool = False):
@@ -56,6 +56,11 @@ class Plan:
         self._reference = reference
         self._genai = always_reference
         self.source = source
+        # Equal for two plans that price every usage alike (the same prices, unit by unit, from the same
+        # source), so a caller pricing many days may price a usage once; a plan priced through genai-prices'
+        # own calculation at its instant (always_reference) is equal only to itself.
+        self.fingerprint: tuple[Any, ...] = (("self", id(self)) if always_reference else
+                                             (source, *((u.usage_key, repr(p)) for u, p in self._units)))
 
     def _rate(self, price: Any, per: int, tier: int) -> int | Decimal:
         if not isinstance(price, TieredPrices):

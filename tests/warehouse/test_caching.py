@@ -80,7 +80,8 @@ def test_a_write_just_before_the_period_end_is_judged_by_reads_after_it(lake):
 def test_the_spend_report_has_a_caching_section(lake):
     from warehouse import report
 
-    rep = Warehouse(lake).spend_report("acme", T0.date(), T0.date())
+    assert Warehouse(lake).spend_report("acme", T0.date(), T0.date()).caching is None  # asked for, not paid always
+    rep = Warehouse(lake).spend_report("acme", T0.date(), T0.date(), caching=True)
     (row,) = rep.caching.iter_rows(named=True)
     assert (row["agent"], row["net_usd"], row["uncached_cost_usd"]) == ("support-bot", D("0.0366"), D("0.1743"))
     page = report.to_html(rep, Warehouse(lake).cost_trend("acme", T0.date(), T0.date(), split_by="agent")).decode()
