@@ -22,6 +22,8 @@ if __name__ == "__main__":
         st.Page("pages/agents.py", title="Agents", icon="🤖", url_path="agents"),
         st.Page("pages/invocations.py", title="Invocations", icon="📜", url_path="invocations"),
         st.Page("pages/trace.py", title="Trace", icon="🔎", url_path="trace"),
+        st.Page("pages/sessions.py", title="Sessions", icon="💬", url_path="sessions"),
+        st.Page("pages/users.py", title="Users", icon="👤", url_path="users"),
         st.Page("pages/reports.py", title="Reports", icon="🧾", url_path="reports"),
         st.Page("pages/caching.py", title="Prompt caching", icon="🧊", url_path="caching"),
         st.Page("pages/reconciliation.py", title="Reconciliation", icon="⚖️", url_path="reconciliation"),

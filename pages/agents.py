@@ -1,5 +1,7 @@
 """Agents ranked by cost: runs, cost per run, p95 latency, error rate, cache-read share."""
 
+from urllib.parse import urlencode
+
 import polars as pl
 import streamlit as st
 
@@ -15,16 +17,19 @@ if df.height == 0:
     st.info("No runs in this period.")
     st.stop()
 st.plotly_chart(agents_bar_figure(df), width="stretch", key="agents")
-for r in df.iter_rows(named=True):
-    st.page_link("pages/invocations.py", label=f"{r['agent']}: open its invocations",
-                 query_params={"tenant": tenant, "agent": r["agent"], "from": start.isoformat(),
-                               "to": end.isoformat()})
+# Each agent's invocations, as a link column of the table (a shared URL of the Invocations page, filtered).
+links = [f"invocations?{urlencode({'tenant': tenant, 'agent': a, 'from': start.isoformat(), 'to': end.isoformat()})}"
+         for a in df["agent"].to_list()]
+df = df.with_columns(pl.Series("invocations", links))
 money = [pl.col(c).map_elements(fmt.money, return_dtype=pl.Utf8, skip_nulls=False).alias(c)
          for c in ("total_cost_usd", "avg_cost_usd", "p95_cost_usd")]  # "unpriced", never $0
 st.dataframe(
-    df.select("agent", "runs", *money, "p95_latency_ms", "error_rate", "cache_read_share", "input_tokens",
-              "output_tokens", "unpriced_runs"),
+    df.select("agent", "invocations", "runs", *money, "p95_latency_ms", "error_rate", "cache_read_share",
+              "input_tokens", "output_tokens", "unpriced_runs"),
     column_config={
+        "agent": st.column_config.TextColumn("Agent"),
+        "invocations": st.column_config.LinkColumn("Invocations", display_text="open its runs",
+                                                   help="This agent's invocations in the period"),
         "total_cost_usd": st.column_config.TextColumn("Total cost"),
         "avg_cost_usd": st.column_config.TextColumn("Avg cost/run"),
         "p95_cost_usd": st.column_config.TextColumn("p95 cost/run"),

@@ -294,6 +294,28 @@ class Warehouse:
             total = int(self._run("invocations_count", params, filter=where)["total_count"][0])
         return df, total
 
+    def users(self, tenant: str, start: Any, end: Any, *, limit: int = 200) -> pl.DataFrame:
+        """Per user in the period: runs, errors, error rate, known cost (null when all unpriced), unpriced runs,
+        tokens, first and last run; the most expensive first."""
+        if type(limit) is not int or not 1 <= limit <= 10_000:
+            raise ValueError(f"limit: expected an integer from 1 to 10000, got {limit!r}")
+        s, e = _range(start, end)
+        return self._run("users", {"tenant": tenant, "inv_files": self._files("invocations", tenant, s, e),
+                                   "start": s, "end": e, "limit": limit})
+
+    def sessions(self, tenant: str, start: Any, end: Any, *, user_id: str | None = None,
+                 limit: int = 200) -> pl.DataFrame:
+        """The sessions with runs in the period, newest first: runs, user, agents, known cost, unpriced runs,
+        tokens, errors, first start, last end and the duration between them. A session's runs in order:
+        ``invocations(..., session_id=..., sort="oldest")``."""
+        if type(limit) is not int or not 1 <= limit <= 10_000:
+            raise ValueError(f"limit: expected an integer from 1 to 10000, got {limit!r}")
+        if user_id is not None and (not isinstance(user_id, str) or len(user_id) > 500):
+            raise ValueError("user_id: expected a string of at most 500 characters")
+        s, e = _range(start, end)
+        return self._run("sessions", {"tenant": tenant, "inv_files": self._files("invocations", tenant, s, e),
+                                      "start": s, "end": e, "user_id": user_id, "limit": limit})
+
     def trace(self, tenant: str, invocation_id: str) -> dict[str, Any] | None:
         """The invocation, its rounds in order, attachments and memory context; None if not found."""
         if not isinstance(invocation_id, str) or not 1 <= len(invocation_id) <= 64:

@@ -136,3 +136,13 @@ def reconciliation_runs(url: str, tenant: str) -> pl.DataFrame:
     from warehouse.reconcile import load_runs
 
     return load_runs(warehouse(url).lake, tenant)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def users(url: str, tenant: str, start: dt.date, end: dt.date) -> pl.DataFrame:
+    return warehouse(url).users(tenant, start, end)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def sessions(url: str, tenant: str, start: dt.date, end: dt.date, user_id: str | None) -> pl.DataFrame:
+    return warehouse(url).sessions(tenant, start, end, user_id=user_id)

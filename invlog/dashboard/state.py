@@ -18,7 +18,8 @@ from warehouse.errors import CorruptPartError
 
 log = logging.getLogger("invlog.dashboard")
 NAV = [("pages/overview.py", "Overview"), ("pages/cost_trends.py", "Cost trends"), ("pages/agents.py", "Agents"),
-       ("pages/invocations.py", "Invocations"), ("pages/trace.py", "Trace"), ("pages/reports.py", "Reports"),
+       ("pages/invocations.py", "Invocations"), ("pages/trace.py", "Trace"), ("pages/sessions.py", "Sessions"),
+       ("pages/users.py", "Users"), ("pages/reports.py", "Reports"),
        ("pages/caching.py", "Prompt caching"), ("pages/reconciliation.py", "Reconciliation"),
        ("pages/budgets.py", "Budgets & alerts")]
 
@@ -64,25 +65,34 @@ def sidebar() -> tuple[str, str]:
     allowed = access.allowed_tenants(identity, lake_tenants)
     wanted = param("tenant")
     if wanted is not None and wanted not in allowed:
-        st.error(f"Access denied: you cannot see tenant {wanted!r}.")
+        _nav({})  # the way on stays: another page, another tenant
+        grant = identity.config.grant(None if identity.local else identity.email)
+        if wanted not in lake_tenants and ("*" in grant or wanted in grant):
+            # granted, but nothing recorded yet: say so (a tenant the user may not see is "denied" either way,
+            # so this tells nobody whether another tenant exists)
+            st.info(f"Tenant {wanted!r} has no runs in this lake yet. Runs recorded with `tenant={wanted!r}` "
+                    "appear here within seconds." + (" Pick another tenant in the sidebar." if allowed else ""))
+        else:
+            st.error(f"Access denied: you cannot see tenant {wanted!r}." + (
+                " Pick one of your tenants in the sidebar." if allowed else " Ask an administrator for access."))
         access.logout_button(identity)
+        if allowed:
+            st.sidebar.selectbox("Tenant", allowed, index=None, placeholder="Your tenants", key="invlog-denied-pick",
+                                 on_change=_pick_tenant)
         st.stop()
     if not allowed and not lake_tenants and identity.local:
+        _nav({})
         st.info(f"The lake{where} has no invocations yet. Record some with `agent.run()`, or run "
                 "`make run`, which records demo data into an empty lake.")
         st.stop()
     if not allowed:
+        _nav({})
         st.warning("Your account has no tenants with data. Ask an administrator to grant access in the "
                    "dashboard's secrets.")
         access.logout_button(identity)
         st.stop()
     tenant = st.sidebar.selectbox("Tenant", allowed, index=allowed.index(wanted) if wanted in allowed else 0)
-    keep = {"tenant": tenant, **({"tz": param("tz")} if param("tz") else {})}
-    with st.sidebar:
-        st.markdown("### Invocation Logs")
-        for path, label in NAV:
-            st.page_link(path, label=label, query_params=keep)
-        st.divider()
+    _nav({"tenant": tenant, **({"tz": param("tz")} if param("tz") else {})})
     tz = param("tz", "UTC")
     tz = st.sidebar.selectbox("Time zone", TIMEZONES, index=TIMEZONES.index(tz) if tz in TIMEZONES else 0,
                               help="Times are shown in this zone; days and hours are bucketed in UTC.")
@@ -91,6 +101,19 @@ def sidebar() -> tuple[str, str]:
                        else f"Signed in as {identity.email}")
     access.logout_button(identity)
     return tenant, tz
+
+
+def _nav(keep: dict[str, str]) -> None:
+    """The sidebar's page links (carrying the tenant and time zone along)."""
+    with st.sidebar:
+        st.markdown("### Invocation Logs")
+        for path, label in NAV:
+            st.page_link(path, label=label, query_params=keep)
+        st.divider()
+
+
+def _pick_tenant() -> None:
+    st.query_params["tenant"] = st.session_state["invlog-denied-pick"]
 
 
 def identity() -> access.Identity:

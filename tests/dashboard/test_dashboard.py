@@ -3,6 +3,7 @@
 import datetime as dt
 import os
 
+import polars as pl
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -12,7 +13,8 @@ from tests.support import ROOT
 
 APP = os.path.join(ROOT, "app.py")
 PAGES = ["pages/overview.py", "pages/cost_trends.py", "pages/agents.py", "pages/invocations.py",
-         "pages/trace.py", "pages/reports.py", "pages/budgets.py", "pages/caching.py", "pages/reconciliation.py"]
+         "pages/trace.py", "pages/reports.py", "pages/budgets.py", "pages/caching.py", "pages/reconciliation.py",
+         "pages/sessions.py", "pages/users.py"]
 
 
 @pytest.fixture(scope="module")
@@ -126,11 +128,22 @@ def test_reports_page_offers_downloads(demo_lake, monkeypatch):
     assert at.query_params["preset"] == "month"
 
 
-def test_foreign_tenant_is_denied(demo_lake, monkeypatch):
+def test_foreign_tenant_is_denied_with_the_navigation_kept(demo_lake, monkeypatch):
+    secrets = {"access": {"local_user": ["globex"]}}
     for page in PAGES:
-        at = app(demo_lake, monkeypatch, page=page, tenant="initech")  # exists nowhere in this lake
-        assert "Access denied" in at.error[0].value
-        assert not at.metric
+        for tenant in ("acme", "initech"):  # one in the lake, one nowhere: the same answer, nothing leaks
+            at = app(demo_lake, monkeypatch, page=page, secrets=secrets, tenant=tenant)
+            assert at.error[0].value == (f"Access denied: you cannot see tenant {tenant!r}. Pick one of your tenants "
+                                         "in the sidebar.")
+            assert not at.metric and not at.dataframe
+            assert at.sidebar.selectbox[0].options == ["globex"]  # the way on
+
+
+def test_a_granted_tenant_without_runs_says_there_is_no_data(demo_lake, monkeypatch, tmp_path):
+    at = app(demo_lake, monkeypatch, tenant="initech")  # the local user sees every tenant; this one is empty
+    assert "Tenant 'initech' has no runs in this lake yet" in at.info[0].value and not at.error
+    at = app(str(tmp_path / "empty"), monkeypatch, tenant="acme")  # an empty lake: no data, not "Access denied"
+    assert "Tenant 'acme' has no runs in this lake yet" in at.info[0].value and not at.error
 
 
 def test_secrets_restrict_the_local_user(demo_lake, monkeypatch):
@@ -359,3 +372,47 @@ def test_overview_cost_today_never_folds_unpriced_runs_into_zero(unpriced_lake, 
     cost = next(m for m in at.metric if m.label == "Cost today")
     assert cost.value.startswith("$") and cost.value != "$0.00"
     assert any("3 runs today have no known cost" in c.value for c in at.caption)
+
+
+def test_agents_table_links_each_agent_to_its_invocations(demo_lake, monkeypatch):
+    at = app(demo_lake, monkeypatch, page="pages/agents.py", tenant="acme")
+    table = at.dataframe[0].value
+    assert list(table.columns[:2]) == ["agent", "invocations"]
+    for agent, link in zip(table["agent"], table["invocations"], strict=True):
+        assert link.startswith("invocations?tenant=acme&agent=") and f"agent={agent}".replace(" ", "+") in link
+    assert not [m for m in at.markdown if "open its invocations" in m.value]  # no loose links above the table
+
+
+def test_users_view_links_each_user_to_their_runs_and_sessions(demo_lake, monkeypatch):
+    from warehouse import Warehouse
+
+    today = dt.datetime.now(dt.UTC).date()
+    expected = Warehouse(demo_lake).users("acme", today - dt.timedelta(days=29), today)
+    at = app(demo_lake, monkeypatch, page="pages/users.py", tenant="acme")
+    assert at.title[0].value == "Users · acme"
+    table = at.dataframe[0].value
+    assert list(table["user_id"]) == expected["user_id"].to_list() and list(table["runs"]) == expected["runs"].to_list()
+    first = table.iloc[0]
+    assert first["invocations"].startswith("invocations?tenant=acme") and f"user={first['user_id']}" in first[
+        "invocations"]
+    assert first["sessions"].startswith("sessions?tenant=acme")
+    assert int(at.metric[1].value.replace(",", "")) == int(expected["runs"].sum())
+
+
+def test_sessions_view_shows_a_sessions_runs_in_order_with_its_totals(demo_lake, monkeypatch):
+    from warehouse import Warehouse
+
+    today = dt.datetime.now(dt.UTC).date()
+    wh = Warehouse(demo_lake)
+    sessions = wh.sessions("acme", today - dt.timedelta(days=29), today)
+    assert sessions.height > 0, "the demo records sessions"
+    s = sessions.filter(pl.col("runs") > 1).row(0, named=True)
+    at = app(demo_lake, monkeypatch, page="pages/sessions.py", tenant="acme", session=s["session_id"])
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Runs"] == f"{s['runs']:,}" and metrics["Tokens"] == f"{s['tokens']:,}"
+    runs = at.dataframe[0].value
+    assert len(runs) == s["runs"] and list(runs["started"]) == sorted(runs["started"])  # in order
+    assert all(t.startswith("trace?tenant=acme&id=") for t in runs["trace"])
+    runs_df, _ = wh.invocations("acme", today - dt.timedelta(days=29), today, session_id=s["session_id"])
+    known = [c for c in runs_df["cost_usd"].to_list() if c is not None]
+    assert s["cost_usd"] == (sum(known) if known else None)  # the session's cost is its runs' known cost
