@@ -44,13 +44,19 @@ st.plotly_chart(cost_trend_figure(trend, kind="bar", title="Daily cost by agent 
 c1, c2 = st.columns(2)
 c1.plotly_chart(breakdown_pie_figure(rep.by_model, "Cost by model"), width="stretch", key="by-model")
 c2.plotly_chart(breakdown_pie_figure(rep.by_agent, "Cost by agent"), width="stretch", key="by-agent")
-for label, frame in (("By agent", rep.by_agent), ("By user", rep.by_user)):
+# The same tables as the HTML report, in its order.
+for label, frame in (("By agent", rep.by_agent), ("By model", rep.by_model), ("By user", rep.by_user),
+                     ("By day", rep.by_day)):
     st.markdown(f"**{label}**")
     st.dataframe(frame.with_columns(pl.col("cost_usd").map_elements(fmt.money, return_dtype=pl.Utf8,
                                                                     skip_nulls=False)),
                  hide_index=True, width="stretch",
-                 column_config={"cost_usd": st.column_config.TextColumn("Cost"),
-                                "unpriced_runs": st.column_config.NumberColumn("Unpriced runs", format="localized")})
+                 column_config={"key": st.column_config.TextColumn(label.removeprefix("By ").capitalize()),
+                                "runs": st.column_config.NumberColumn("Runs", format="localized"),
+                                "cost_usd": st.column_config.TextColumn("Cost"),
+                                "unpriced_runs": st.column_config.NumberColumn("Unpriced runs", format="localized"),
+                                "input_tokens": st.column_config.NumberColumn("Input tokens", format="localized"),
+                                "output_tokens": st.column_config.NumberColumn("Output tokens", format="localized")})
 if rep.unpriced.height:
     st.markdown("**Unpriced usage** (not included in the total)")
     st.dataframe(rep.unpriced, hide_index=True, width="stretch")

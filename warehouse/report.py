@@ -9,6 +9,7 @@ from what it was generated.
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 import io
 from decimal import Decimal
@@ -20,13 +21,25 @@ from warehouse.core import SpendReport
 
 
 def tidy(report: SpendReport) -> pl.DataFrame:
-    """One row per breakdown entry: dimension, key, runs, cost, unpriced runs, tokens."""
+    """One row per breakdown entry (dimension, key, runs, cost, unpriced runs, tokens), then a ``total`` row;
+    every row names the tenant and the period, so the file stands alone when it is forwarded."""
     frames = []
     for dim, df in (("agent", report.by_agent), ("model", report.by_model), ("user", report.by_user),
                     ("day", report.by_day)):
         frames.append(df.with_columns(pl.col("key").cast(pl.Utf8), pl.lit(dim).alias("dimension")))
     out = pl.concat(frames, how="vertical_relaxed") if frames else pl.DataFrame()
-    return out.select("dimension", "key", "runs", "cost_usd", "unpriced_runs", "input_tokens", "output_tokens")
+    cols = ["dimension", "key", "runs", "cost_usd", "unpriced_runs", "input_tokens", "output_tokens"]
+    out = out.select(cols)
+    by_agent = report.by_agent
+    total = pl.DataFrame({"dimension": ["total"], "key": ["all"], "runs": [report.runs],
+                          "cost_usd": [report.total_cost_usd], "unpriced_runs": [report.unpriced_runs],
+                          "input_tokens": [by_agent["input_tokens"].sum() if by_agent.height else 0],
+                          "output_tokens": [by_agent["output_tokens"].sum() if by_agent.height else 0]})
+    out = pl.concat([out, total.cast(dict(out.schema))], how="vertical_relaxed")
+    end = report.end - dt.timedelta(microseconds=1)
+    return out.with_columns(pl.lit(report.tenant).alias("tenant"),
+                            pl.lit(report.start.date().isoformat()).alias("period_start"),
+                            pl.lit(end.date().isoformat()).alias("period_end"))
 
 
 def to_csv(report: SpendReport) -> bytes:

@@ -126,6 +126,11 @@ def test_reports_page_offers_downloads(demo_lake, monkeypatch):
     labels = [m.label for m in at.metric]
     assert "Total spend" in labels and "Month to date" in labels and "Projected month end" in labels
     assert at.query_params["preset"] == "month"
+    # the preview holds the HTML report's tables, in its order, by day in date order
+    assert [m.value for m in at.markdown if m.value.startswith("**By ")] == [
+        "**By agent**", "**By model**", "**By user**", "**By day**"]
+    days = list(at.dataframe[3].value["key"])
+    assert days == sorted(days) and len(days) >= 2
 
 
 def test_foreign_tenant_is_denied_with_the_navigation_kept(demo_lake, monkeypatch):

@@ -355,6 +355,10 @@ def test_report_cli_formats(lake, tmp_path):
         assert out.stat().st_size > 0
     csv = (tmp_path / "r.csv").read_text()
     assert "agent,etl,1,0.010000000000" in csv and "agent,triage,1,," in csv
+    # the file stands alone: the tenant and the period on every row, and the totals as the last row
+    lines = csv.strip().splitlines()
+    assert lines[0].endswith(",tenant,period_start,period_end")
+    assert lines[-1] == "total,all,4,0.013842000000,1,7800,200,acme,2026-11-25,2026-11-26"
     page = (tmp_path / "r.html").read_text()
     assert "Spend report: acme" in page and "$0.01" in page and "acme-llm-7b" in page and "Unpriced" in page
     # works offline: plotly.js is inline, nothing is loaded from elsewhere
