@@ -31,13 +31,12 @@ for b in view["budgets"]:
         st.markdown(f"**{rule.name}** · {rule.scope.describe()} · "
                     f"{'last ' + str(rule.hours) + ' h' if rule.hours else rule.period}{badge}")
         st.progress(min(frac, 1.0), text=f"{fmt.money(b.spent_usd)} of {fmt.money(rule.limit_usd)} ({frac:.1%})")
-        c = st.columns(4)
-        c[0].metric("Spent", fmt.money(b.spent_usd))
-        c[1].metric("Limit", fmt.money(rule.limit_usd))
-        c[2].metric("Projected", fmt.money(b.projected_usd) if b.projected_usd is not None else "—",
-                    help="The spend by the end of the period at the rate so far (calendar periods).")
-        c[3].metric("Runs", fmt.tokens(b.runs), help=f"{b.unpriced_runs:,} unpriced runs are not in the spend"
-                    if b.unpriced_runs else None)
+        state.metric_row([
+            ("Spent", fmt.money(b.spent_usd)), ("Limit", fmt.money(rule.limit_usd)),
+            ("Projected", fmt.money(b.projected_usd) if b.projected_usd is not None else "—",
+             "The spend by the end of the period at the rate so far (calendar periods)."),
+            ("Runs", fmt.tokens(b.runs), f"{b.unpriced_runs:,} unpriced runs are not in the spend"
+             if b.unpriced_runs else None)])
         window = (f"{b.start:%Y-%m-%d} to {b.end - dt.timedelta(days=1):%Y-%m-%d} (UTC days)" if b.end
                   else f"since {fmt.when(b.start, tz)}")
         st.caption(f"Window {window}. Warnings at {', '.join(f'{float(w):.0%}' for w in rule.warn_at) or 'none'}"

@@ -24,13 +24,11 @@ picked = st.selectbox("Session", ids, index=ids.index(chosen) if chosen in ids e
                       format_func=lambda s: f"{s} · {fmt.when(df.row(ids.index(s), named=True)['started_at'], tz)}")
 state.set_params(session=picked)
 row = df.row(ids.index(picked), named=True)
-c = st.columns(5)
-c[0].metric("Runs", f"{row['runs']:,}")
-c[1].metric("Cost", fmt.money(row["cost_usd"]), help=f"{row['unpriced_runs']:,} unpriced runs not included"
-            if row["unpriced_runs"] else None)
-c[2].metric("Tokens", f"{row['tokens']:,}")
-c[3].metric("Duration", fmt.ms(row["duration_ms"]))
-c[4].metric("Errors", f"{row['errors']:,}")
+state.metric_row([("Runs", f"{row['runs']:,}"),
+                  ("Cost", fmt.money(row["cost_usd"]), f"{row['unpriced_runs']:,} unpriced runs not included"
+                   if row["unpriced_runs"] else None),
+                  ("Tokens", f"{row['tokens']:,}"), ("Duration", fmt.duration(row["duration_ms"])),
+                  ("Errors", f"{row['errors']:,}")])
 st.caption(f"User {row['user_id'] or '(none)'} · agents {row['agents']} · from {fmt.when(row['started_at'], tz)} "
            f"to {fmt.when(row['ended_at'], tz)}")
 runs, _ = state.guarded(data.invocations, data.lake_url(), tenant, start, end, (("session_id", picked),), "oldest",

@@ -20,13 +20,15 @@ if t is None:
 inv, rounds = t["invocation"], t["rounds"]
 st.title(f"Trace · {inv['agent']}")
 st.caption(f"{iid} · started {fmt.when(inv['started_at'], tz)} ({tz}; UTC {fmt.when(inv['started_at'], 'UTC')})")
-cols = st.columns(8)
-for col, (label, value) in zip(cols, [
-        ("Status", inv["status"]), ("Trigger", inv["trigger"]), ("Provider", inv["provider"]), ("Model", inv["model"]),
-        ("Tokens in/out", f"{fmt.tokens(inv['input_tokens'])} / {fmt.tokens(inv['output_tokens'])}"),
-        ("Cost", fmt.money(inv["cost_usd"])), ("Latency", fmt.ms(inv["latency_ms"])),
-        ("Rounds", str(inv["round_count"]))], strict=True):
-    col.metric(label, value)
+# Short values as metrics (they stay readable at 1280 px); names, which can be long, in a line of text.
+state.metric_row([("Cost", fmt.money(inv["cost_usd"])), ("Latency", fmt.ms(inv["latency_ms"])),
+                  ("Input tokens", fmt.tokens(inv["input_tokens"])),
+                  ("Output tokens", fmt.tokens(inv["output_tokens"])), ("Rounds", f"{inv['round_count']:,}")],
+                 key="trace-header")
+colour = "green" if inv["status"] == "Success" else "red"
+st.markdown(f":{colour}[**{inv['status']}**] · **{inv['provider']}** · `{inv['model']}` · trigger **{inv['trigger']}**"
+            + (f" · user `{inv['user_id']}`" if inv["user_id"] else "")
+            + (f" · session `{inv['session_id']}`" if inv["session_id"] else ""))
 if inv["status"] != "Success":
     st.error(f"{inv['status']}: {inv['error_type'] or ''} {inv['error_message'] or ''}")
 if rounds.height:
@@ -40,20 +42,42 @@ def _json(value: str | None) -> object:
         return value  # truncated JSON is shown as text
 
 
+def _show_content(content: object) -> None:
+    """A message's content: text as text, content parts as their text and the files they carry."""
+    if isinstance(content, str) or content is None:
+        st.write(content or "—")
+        return
+    for part in content if isinstance(content, list) else [content]:
+        if isinstance(part, dict) and part.get("type") == "text":
+            st.write(part.get("text") or "")
+        elif isinstance(part, dict) and part.get("type") == "file":
+            where = part.get("url") or part.get("source") or ""
+            kind = part.get("media_type") or "unknown type"
+            st.markdown(f"Attached file **{part.get('filename') or 'file'}** ({kind}"
+                        + (f", from {where}" if where else "") + ")")
+        else:
+            st.json(part, expanded=False)
+
+
+memory = t["memory_context"] or []
 for r in rounds.iter_rows(named=True):
     with st.expander(f"Round {r['round_index']} · {r['model']} · {r['status']} · {fmt.money(r['cost_usd'])} · "
                      f"{fmt.ms(r['latency_ms'])}", expanded=rounds.height <= 3):
         tab_rr, tab_prompt, tab_cost, tab_meta = st.tabs(["Request / Response", "Prompt", "Cost breakdown",
                                                           "Metadata"])
         with tab_rr:
-            for m in _json(r["messages"]) or []:
+            messages = _json(r["messages"]) or []
+            # The memory the agent injected (after the system prompt) is shown once, under Memory, not per round.
+            skip = len(memory) if memory and len(messages) > len(memory) else 0
+            first = 1 if messages and messages[0].get("role") == "system" else 0
+            for k, m in enumerate(messages):
+                if first <= k < first + skip:
+                    if k == first:
+                        st.caption(f"↳ {skip} messages of session memory (shown once, under Memory below)")
+                    continue
                 with st.chat_message(m.get("role", "user") if m.get("role") in ("user", "assistant") else "ai"):
                     st.caption(m.get("role", ""))
-                    content = m.get("content")
-                    if isinstance(content, str) or content is None:
-                        st.write(content or "—")
-                    else:  # content parts (text and file metadata)
-                        st.json(content, expanded=False)
+                    _show_content(m.get("content"))
                     if m.get("tool_calls"):
                         st.json(m["tool_calls"], expanded=False)
             st.markdown("**Response**")
@@ -62,7 +86,8 @@ for r in rounds.iter_rows(named=True):
             if calls:
                 st.markdown("**Tool calls** (arguments and the result your code returned)")
                 for c in calls:
-                    st.markdown(f"`{c.get('name')}`" + (f" · error: {c['error']}" if c.get("error") else ""))
+                    took = f" · {fmt.ms(c['duration_ms'])}" if c.get("duration_ms") is not None else ""
+                    st.markdown(f"`{c.get('name')}`{took}" + (f" · error: {c['error']}" if c.get("error") else ""))
                     st.json({"arguments": c.get("arguments"), "result": c.get("result")}, expanded=False)
         with tab_prompt:
             st.write(f"Prompt **{inv['prompt_name'] or '—'}** version **{inv['prompt_version'] or '—'}**")
@@ -108,6 +133,9 @@ for r in rounds.iter_rows(named=True):
 
 if t["attachments"]:
     st.subheader("Attachments")
+    head = st.columns([3, 2, 1, 1, 2, 2])
+    for col, label in zip(head, ("File", "Media type", "Size", "Source", "SHA-256", "Copy"), strict=True):
+        col.markdown(f"**{label}**")
     for i, a in enumerate(t["attachments"]):
         c = st.columns([3, 2, 1, 1, 2, 2])
         c[0].write(a["filename"])

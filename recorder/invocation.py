@@ -69,6 +69,7 @@ class Round:
         "_reported",
         "_t0",
         "_t_end",
+        "_t_mark",
         "_unpriced",
         "_wall0",
         "error_message",
@@ -105,6 +106,7 @@ class Round:
         self._price_source: str | None = None
         self._unpriced = True
         self._t_end: int | None = None
+        self._t_mark: int | None = None  # when the model answered, then each tool result: the tools' timings
         self.status: str | None = None
         self.error_type: str | None = None
         self.error_message: str | None = None
@@ -137,7 +139,7 @@ class Round:
         ``unpriced_reason`` records a call whose usage could not be read. Ends the
         round's latency clock (tool execution afterwards is not the LLM's latency).
         """
-        self._t_end = self._inv._mono()
+        self._t_end = self._t_mark = self._inv._mono()
         cols, other, shape = check_usage(usage)
         self.usage = cols
         if model is not None:
@@ -183,7 +185,12 @@ class Round:
         self._price_source = plan.source if picos is not None else None
 
     def set_tool_result(self, call: int | str, result: Any = None, *, error: str | None = None) -> None:
-        """Attach the result your code returned for a tool call (by position or call id)."""
+        """Attach the result your code returned for a tool call (by position or call id).
+
+        Tools run one after another once the model has answered, so the call also records when this one
+        ran: ``started_ms`` (from the round's start) and ``duration_ms``, measured from the model's answer
+        (or the previous tool's result) to this result; the trace's timeline draws them."""
+        now = self._inv._mono()
         calls = self.tool_calls or []
         if isinstance(call, int):
             index = call
@@ -195,6 +202,10 @@ class Round:
         target["result"] = result
         if error is not None:
             target["error"] = error
+        if self._t_mark is not None:
+            target["started_ms"] = round((self._t_mark - self._t0) / 1e6, 3)
+            target["duration_ms"] = round((now - self._t_mark) / 1e6, 3)
+            self._t_mark = now
 
     @property
     def cost_usd(self) -> Decimal | None:

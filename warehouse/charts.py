@@ -96,17 +96,41 @@ def sparkline_figure(df: pl.DataFrame) -> go.Figure:
 
 
 def timeline_figure(rounds: pl.DataFrame) -> go.Figure:
-    """The rounds of a trace as bars on a time axis (Gantt-like)."""
+    """A trace as a Gantt chart: each round's model call, and under it the tool calls it asked for, with
+    their names and durations (tools recorded before their timings were kept are listed without a bar)."""
+    import datetime as dt
+    import json
+
     fig = go.Figure()
+    labels: list[str] = []
     for r in rounds.iter_rows(named=True):
         start, end = r["started_at"], r["ended_at"]
-        fig.add_bar(base=[start], x=[max((end - start).total_seconds() * 1000, 1)], y=[f"round {r['round_index']}"],
-                    orientation="h", name=f"round {r['round_index']}", showlegend=False,
-                    marker_color="#d62728" if r["status"] != "Success" else "#1f77b4",
-                    hovertext=f"{r['model']} · {r['status']} · {r['latency_ms']:.0f} ms")
-    fig.update_layout(template=TEMPLATE, height=80 + 30 * max(rounds.height, 1), barmode="overlay",
+        label = f"round {r['round_index']} · {r['model']}"
+        labels.append(label)
+        fig.add_bar(base=[start], x=[max((end - start).total_seconds() * 1000, 1)], y=[label], orientation="h",
+                    showlegend=False, marker_color="#d62728" if r["status"] != "Success" else "#1f77b4",
+                    hovertext=f"model call · {r['model']} · {r['status']} · {r['latency_ms']:,.0f} ms",
+                    hoverinfo="text", text=f"{r['latency_ms']:,.0f} ms", textposition="inside")
+        try:
+            calls = json.loads(r["tool_calls"]) if r.get("tool_calls") else []
+        except ValueError:
+            calls = []
+        for i, c in enumerate(calls if isinstance(calls, list) else []):
+            name = f"   ↳ {c.get('name', 'tool')}" + (" (error)" if c.get("error") else "")
+            name += " " * i  # one row per call, even when a tool is called twice
+            labels.append(name)
+            if c.get("started_ms") is None or c.get("duration_ms") is None:
+                fig.add_bar(base=[end], x=[0], y=[name], orientation="h", showlegend=False,
+                            hovertext=f"tool {c.get('name')} · duration not recorded", hoverinfo="text")
+                continue
+            t0 = start + dt.timedelta(milliseconds=float(c["started_ms"]))
+            fig.add_bar(base=[t0], x=[max(float(c["duration_ms"]), 1)], y=[name], orientation="h", showlegend=False,
+                        marker_color="#d62728" if c.get("error") else "#ff7f0e",
+                        hovertext=f"tool {c.get('name')} · {float(c['duration_ms']):,.0f} ms", hoverinfo="text",
+                        text=f"{float(c['duration_ms']):,.0f} ms", textposition="outside")
+    fig.update_layout(template=TEMPLATE, height=90 + 28 * max(len(labels), 1), barmode="overlay",
                       margin={"l": 10, "r": 10, "t": 10, "b": 10}, xaxis_type="date")
-    fig.update_yaxes(autorange="reversed")
+    fig.update_yaxes(autorange="reversed", categoryorder="array", categoryarray=labels)
     return fig
 
 

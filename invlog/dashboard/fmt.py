@@ -29,6 +29,25 @@ def ms(value: float | None) -> str:
     return f"{value / 1000:,.2f} s" if value >= 1000 else f"{value:,.0f} ms"
 
 
+def duration(value: float | None) -> str:
+    """A span in words: "850 ms", "42.5 s", "6 min 10 s", "3 h 05 min", "4 d 6 h"."""
+    if value is None:
+        return "—"
+    if value < 1000:
+        return f"{value:,.0f} ms"
+    s = value / 1000
+    if s < 60:
+        return f"{s:.1f} s"
+    m, s = divmod(int(s), 60)
+    if m < 60:
+        return f"{m} min {s:02d} s"
+    h, m = divmod(m, 60)
+    if h < 24:
+        return f"{h} h {m:02d} min"
+    d, h = divmod(h, 24)
+    return f"{d:,} d {h} h"
+
+
 def when(value: dt.datetime | None, tz: str) -> str:
     if value is None:
         return "—"

@@ -204,3 +204,38 @@ def test_sessions_and_users_views(dashboard, page):
     _settle(page, "Users · acme")
     assert page.locator('[data-testid="stDataFrame"]').count() == 1
     _shot(page, "users")
+
+
+def test_trace_header_reads_at_1280_px_and_the_timeline_shows_tool_calls(dashboard, page):
+    """Every header value whole at 1280 px (none cut to "…"), and the tool calls nested under their round."""
+    import json
+
+    from warehouse import Warehouse
+
+    wh = Warehouse(LAKES["e2e"])
+    today = dt.datetime.now(dt.UTC).date()
+    df, _ = wh.invocations("acme", today - dt.timedelta(days=5), today, sort="cost", limit=200)
+    iid, tools = None, []
+    for i in df["invocation_id"].to_list():
+        t = wh.trace("acme", i)
+        tools = [c["name"] for r in t["rounds"]["tool_calls"].to_list() if r for c in json.loads(r)]
+        if tools:
+            iid = i
+            break
+    assert iid, "the demo records runs with tool calls"
+    page.set_viewport_size({"width": 1280, "height": 1000})
+    try:
+        page.goto(f"{dashboard}/trace?tenant=acme&id={iid}")
+        _settle(page, "Request / Response")
+        values = page.locator('[data-testid="stMetricValue"]')
+        values.nth(4).wait_for()  # the five header values (cost, latency, tokens in and out, rounds)
+        cut = page.evaluate("""() => [...document.querySelectorAll('[data-testid="stMetricValue"]')]
+            .filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.innerText)""")
+        assert cut == [], f"header values cut off at 1280 px: {cut}"
+        ticks = page.evaluate("""() => [...document.querySelectorAll('.js-plotly-plot .ytick text')]
+            .map(e => e.textContent)""")
+        assert any(t.strip().startswith("↳ " + tools[0]) for t in ticks), ticks  # the tool, under its round
+        assert any("round 0" in t for t in ticks)
+        _shot(page, "trace-1280")
+    finally:
+        page.set_viewport_size({"width": 1400, "height": 1000})

@@ -58,8 +58,11 @@ def test_openai_tool_turn_cached_prompt_and_tokens(fake, make_recorder, stream):
     assert fake.requests[0]["headers"]["authorization"] == f"Bearer {API_KEY}"
     _no_key_anywhere(rec)
     r0, r1 = rounds
-    assert json.loads(r0["tool_calls"]) == [{"id": "call_1", "name": "lookup_order", "arguments": {"order_id": 42},
-                                             "result": {"order_id": 42, "status": "shipped"}}]
+    call = json.loads(r0["tool_calls"])[0]
+    assert call["duration_ms"] >= 0 and call["started_ms"] >= 0  # when the tool ran (real clock)
+    assert {k: v for k, v in call.items() if not k.endswith("_ms")} == {
+        "id": "call_1", "name": "lookup_order", "arguments": {"order_id": 42},
+        "result": {"order_id": 42, "status": "shipped"}}
     assert (r1["input_tokens"], r1["cache_read_tokens"], r1["output_tokens"], r1["reasoning_tokens"]) == (
         1300, 1024, 25, 10)
     raw = json.loads(r1["raw_usage"])
