@@ -86,7 +86,7 @@ for r in rounds.iter_rows(named=True):
             if calls:
                 st.markdown("**Tool calls** (arguments and the result your code returned)")
                 for c in calls:
-                    took = f" · {fmt.ms(c['duration_ms'])}" if c.get("duration_ms") is not None else ""
+                    took = f" · {fmt.ms(c['duration_us'] / 1000)}" if c.get("duration_us") is not None else ""
                     st.markdown(f"`{c.get('name')}`{took}" + (f" · error: {c['error']}" if c.get("error") else ""))
                     st.json({"arguments": c.get("arguments"), "result": c.get("result")}, expanded=False)
         with tab_prompt:

@@ -188,7 +188,7 @@ class Round:
         """Attach the result your code returned for a tool call (by position or call id).
 
         Tools run one after another once the model has answered, so the call also records when this one
-        ran: ``started_ms`` (from the round's start) and ``duration_ms``, measured from the model's answer
+        ran: ``started_us`` (from the round's start) and ``duration_us``, measured from the model's answer
         (or the previous tool's result) to this result; the trace's timeline draws them."""
         now = self._inv._mono()
         calls = self.tool_calls or []
@@ -202,9 +202,10 @@ class Round:
         target["result"] = result
         if error is not None:
             target["error"] = error
-        if self._t_mark is not None:
-            target["started_ms"] = round((self._t_mark - self._t0) / 1e6, 3)
-            target["duration_ms"] = round((now - self._t_mark) / 1e6, 3)
+        mark = self._t_mark
+        if mark is not None:  # whole microseconds: cheap to compute and to encode
+            target["started_us"] = (mark - self._t0) // 1000
+            target["duration_us"] = (now - mark) // 1000
             self._t_mark = now
 
     @property

@@ -119,15 +119,16 @@ def timeline_figure(rounds: pl.DataFrame) -> go.Figure:
             name = f"   ↳ {c.get('name', 'tool')}" + (" (error)" if c.get("error") else "")
             name += " " * i  # one row per call, even when a tool is called twice
             labels.append(name)
-            if c.get("started_ms") is None or c.get("duration_ms") is None:
+            if c.get("started_us") is None or c.get("duration_us") is None:
                 fig.add_bar(base=[end], x=[0], y=[name], orientation="h", showlegend=False,
                             hovertext=f"tool {c.get('name')} · duration not recorded", hoverinfo="text")
                 continue
-            t0 = start + dt.timedelta(milliseconds=float(c["started_ms"]))
-            fig.add_bar(base=[t0], x=[max(float(c["duration_ms"]), 1)], y=[name], orientation="h", showlegend=False,
+            t0 = start + dt.timedelta(microseconds=int(c["started_us"]))
+            took = int(c["duration_us"]) / 1000
+            fig.add_bar(base=[t0], x=[max(took, 1)], y=[name], orientation="h", showlegend=False,
                         marker_color="#d62728" if c.get("error") else "#ff7f0e",
-                        hovertext=f"tool {c.get('name')} · {float(c['duration_ms']):,.0f} ms", hoverinfo="text",
-                        text=f"{float(c['duration_ms']):,.0f} ms", textposition="outside")
+                        hovertext=f"tool {c.get('name')} · {took:,.0f} ms", hoverinfo="text",
+                        text=f"{took:,.0f} ms", textposition="outside")
     fig.update_layout(template=TEMPLATE, height=90 + 28 * max(len(labels), 1), barmode="overlay",
                       margin={"l": 10, "r": 10, "t": 10, "b": 10}, xaxis_type="date")
     fig.update_yaxes(autorange="reversed", categoryorder="array", categoryarray=labels)

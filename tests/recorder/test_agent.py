@@ -101,7 +101,7 @@ def test_multi_round_run_records_all_four_views(make_recorder):
     # ... and when the tool ran: right after the model's answer (0.8 s into the round), taking no simulated time
     assert json.loads(r0["tool_calls"]) == [{"id": "c1", "name": "lookup_order", "arguments": {"order_id": 42},
                                              "result": {"order_id": 42, "status": "shipped"},
-                                             "started_ms": 800.0, "duration_ms": 0.0}]
+                                             "started_us": 800_000, "duration_us": 0}]
     assert r1["response"] == "It shipped." and inv["response"] == "It shipped."
     # Prompt: name, version, rendered system prompt, variables and system_variables
     assert (inv["prompt_name"], inv["prompt_version"]) == ("support", "3")

@@ -59,8 +59,8 @@ def test_openai_tool_turn_cached_prompt_and_tokens(fake, make_recorder, stream):
     _no_key_anywhere(rec)
     r0, r1 = rounds
     call = json.loads(r0["tool_calls"])[0]
-    assert call["duration_ms"] >= 0 and call["started_ms"] >= 0  # when the tool ran (real clock)
-    assert {k: v for k, v in call.items() if not k.endswith("_ms")} == {
+    assert call["duration_us"] >= 0 and call["started_us"] >= 0  # when the tool ran (real clock)
+    assert {k: v for k, v in call.items() if not k.endswith("_us")} == {
         "id": "call_1", "name": "lookup_order", "arguments": {"order_id": 42},
         "result": {"order_id": 42, "status": "shipped"}}
     assert (r1["input_tokens"], r1["cache_read_tokens"], r1["output_tokens"], r1["reasoning_tokens"]) == (

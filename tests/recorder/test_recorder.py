@@ -80,9 +80,9 @@ def test_round_views_tool_calls_ttft_and_totals(make_recorder):
     rs = sorted(rows(rec.lake, "rounds"), key=lambda r: r["round_index"])
     assert [r["round_index"] for r in rs] == [0, 1]
     (call,) = json.loads(rs[0]["tool_calls"])
-    assert {k: v for k, v in call.items() if not k.endswith("_ms")} == {
+    assert {k: v for k, v in call.items() if not k.endswith("_us")} == {
         "id": "c1", "name": "lookup_order", "arguments": {"id": 42}, "result": {"status": "shipped"}}
-    assert call["started_ms"] >= rs[0]["latency_ms"] - 0.001 and call["duration_ms"] >= 0  # after the answer
+    assert call["started_us"] >= int(rs[0]["latency_ms"] * 1000) - 1 and call["duration_us"] >= 0  # after the answer
     assert len(json.loads(rs[0]["messages"])) == 2 and len(json.loads(rs[1]["messages"])) == 3
     assert rs[0]["ttft_ms"] is not None and i["ttft_ms"] is not None
     assert json.loads(rs[0]["raw_usage"])["prompt_tokens_details"] == {"cached_tokens": 1000}
