@@ -18,6 +18,7 @@ import datetime as dt
 import hashlib
 import random
 import sys
+import zlib
 from typing import Any
 
 from tqdm import tqdm
@@ -30,18 +31,31 @@ from recorder.providers import OfflineProvider
 TENANTS = ["acme", "globex", "initech", "umbrella", "hooli", "stark", "wayne", "tyrell", "cyberdyne", "wonka"]
 
 
+_CLOCK: list[SimClock | None] = [None]  # the run's simulated clock, which the demo tools spend time on
+
+
+def _work(seconds: float) -> None:
+    """A tool's own time (a database call, a search) on the simulated clock, so traces show tool durations."""
+    if _CLOCK[0] is not None:
+        _CLOCK[0].advance(seconds)
+
+
 def lookup_order(order_id: int) -> dict[str, Any]:
     """Look up an order's status."""
+    _work(0.05 + random.Random(order_id).random() * 0.3)
     return {"order_id": order_id, "status": random.Random(order_id).choice(["shipped", "packed", "delayed"])}
 
 
 def search_docs(query: str) -> list[str]:
     """Search the knowledge base."""
-    return [f"doc-{abs(hash(query)) % 97}: notes about {query}"]
+    h = zlib.crc32(query.encode())  # not hash(): the same demo data in every process
+    _work(0.3 + (h % 100) / 100)
+    return [f"doc-{h % 97}: notes about {query}"]
 
 
 def refund(order_id: int, amount: float) -> dict[str, Any]:
     """Issue a refund."""
+    _work(0.2)
     if amount > 400:
         raise PermissionError("refunds above $400 need a human")
     return {"refund_id": f"rf-{order_id}", "amount": amount}
@@ -49,6 +63,7 @@ def refund(order_id: int, amount: float) -> dict[str, Any]:
 
 def fetch_report(name: str) -> object:
     """Fetch a report (returns a non-JSON object now and then, like real code)."""
+    _work(0.5 + len(name) / 50)
     return {"name": name, "rows": 120} if len(name) % 3 else object()
 
 
@@ -104,7 +119,7 @@ def record_demo(rec: Recorder, *, tenants: int, days: int, seed: int, runs_per_d
             if start > now:  # today's runs happen between midnight and now (UTC), never in the future
                 day_start = dt.datetime.combine(day, dt.time(), dt.UTC)
                 start = day_start + (now - day_start) * crng.random()
-            clock = SimClock(start)
+            clock = _CLOCK[0] = SimClock(start)
             name, _, _, _, trigger, _, template = crng.choices(PROFILES, weights=[p[5] for p in PROFILES])[0]
             msg = template.format(n=crng.randint(1000, 9999), amt=crng.choice([20, 75, 450]),
                                   topic=crng.choice(TOPICS))
