@@ -1,11 +1,13 @@
-"""Overview: the tenant's live totals with deltas, a cost sparkline and the latest failures."""
+"""Overview: a team lead's picture at a glance: live totals with deltas, cost by agent over the last 14 days,
+runs and error rate, the top models, unpriced runs, and the latest failures."""
 
 import datetime as dt
 
+import polars as pl
 import streamlit as st
 
 from invlog.dashboard import data, fmt, state
-from warehouse.charts import sparkline_figure
+from warehouse.charts import activity_figure, cost_trend_figure
 
 tenant, tz = state.sidebar()
 st.title(f"Overview · {tenant}")
@@ -17,16 +19,16 @@ state.set_params(live="1" if auto else None)
 def live() -> None:
     minute = dt.datetime.now(dt.UTC).strftime("%Y%m%d%H%M")
     row = state.guarded(data.tenant_totals, data.lake_url(), tenant, minute).row(0, named=True)
-    c1, c2, c3, c4 = st.columns(4)
+    c1, c2, c3, c4 = st.columns(4)  # short values with deltas: four columns hold them whole
     c1.metric("Total runs", fmt.tokens(row["total_runs"]))
     c2.metric("Runs today", fmt.tokens(row["runs_today"]), fmt.delta(row["runs_today"], row["runs_yesterday"]),
               help="UTC day; the delta compares with yesterday")
     c3.metric("Errors (24 h)", fmt.tokens(row["errors_24h"]), fmt.delta(row["errors_24h"], row["errors_prev_24h"]),
               delta_color="inverse", help="Failed and timed-out runs in the last 24 hours vs the 24 hours before")
     cost, before = row["cost_today_usd"], row["cost_yesterday_usd"]
-    c4.metric("Cost today", fmt.money(cost), fmt.delta(cost, before) if cost is not None and before is not None
-              else None, delta_color="inverse", help="Known costs of today's runs (UTC day); the delta compares "
-              "with yesterday")
+    change = fmt.delta(cost, before, usd=True) if cost is not None and before is not None else None
+    c4.metric("Cost today", fmt.money(cost), change, delta_color="inverse",
+              help="Known costs of today's runs (UTC day); the delta compares with yesterday")
     if row["unpriced_today"]:
         c4.caption(f"{fmt.tokens(row['unpriced_today'])} runs today have no known cost (not counted as $0)")
     st.caption(f"Updated {fmt.when(dt.datetime.now(dt.UTC), tz)} ({tz})")
@@ -34,9 +36,34 @@ def live() -> None:
 
 live()
 today = state.today()
-trend = state.guarded(data.cost_trend, data.lake_url(), tenant, today - dt.timedelta(days=13), today, "day", None)
-st.subheader("Cost, last 14 days")
-st.plotly_chart(sparkline_figure(trend), width="stretch", key="sparkline")
+start = today - dt.timedelta(days=13)
+by_agent = state.guarded(data.cost_trend, data.lake_url(), tenant, start, today, "day", "agent")
+by_model = state.guarded(data.cost_trend, data.lake_url(), tenant, start, today, "day", "model")
+activity = state.guarded(data.daily_activity, data.lake_url(), tenant, start, today)
+st.plotly_chart(cost_trend_figure(by_agent, kind="bar", title="Cost by agent, last 14 days (UTC days)"),
+                width="stretch", key="cost-by-agent")
+left, right = st.columns([3, 2])
+left.plotly_chart(activity_figure(activity, "Runs and error rate, last 14 days"), width="stretch", key="activity")
+with right:
+    st.markdown("**Top models, last 14 days**")
+    models = (by_model.group_by("split").agg(pl.col("cost_usd").sum(), pl.col("runs").sum(),
+                                             pl.col("unpriced_runs").sum())
+              .filter(pl.col("runs") > 0).sort("cost_usd", "runs", descending=True, nulls_last=True).head(6))
+    st.dataframe(models.with_columns(pl.col("cost_usd").map_elements(fmt.money, return_dtype=pl.Utf8,
+                                                                     skip_nulls=False)),
+                 hide_index=True, width="stretch", column_config={
+                     "split": "Model", "cost_usd": "Cost",
+                     "runs": st.column_config.NumberColumn("Runs", format="localized"),
+                     "unpriced_runs": st.column_config.NumberColumn("Unpriced runs", format="localized")})
+    unpriced = int(activity["unpriced_runs"].sum())
+    if unpriced:
+        st.warning(f"{unpriced:,} runs in the last 14 days have no known cost (unknown model or missing usage); "
+                   "they are not counted as $0.")
+        st.page_link("pages/invocations.py", label="See the costliest runs of the period",
+                     query_params={"tenant": tenant, "from": start.isoformat(), "to": today.isoformat(),
+                                   "sort": "cost"})
+    else:
+        st.caption("Every run of the last 14 days is priced.")
 
 st.subheader("Latest failures")
 failures = []

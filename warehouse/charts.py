@@ -15,6 +15,29 @@ import plotly.graph_objects as go
 import polars as pl
 
 TEMPLATE = "plotly_white"
+# One colour per name (agent, model, ...) on every chart of every page and of the HTML report: chosen from
+# the name itself, not from its position in a chart, so "support-bot" is the same colour everywhere.
+PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f",
+           "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd", "#e6550d", "#31a354", "#756bb1",
+           "#636363", "#6baed6", "#fd8d3c", "#74c476", "#9e9ac8", "#969696")
+
+
+def colours(names: list[object]) -> dict[str, str]:
+    """A colour for each name: its own slot of the palette (from the name, so the same on every chart that
+    shows the same names), or the next free one when two names of the chart would share it."""
+    import zlib
+
+    taken: dict[int, str] = {}
+    out: dict[str, str] = {}
+    for name in sorted({str(n) for n in names}):
+        slot = zlib.crc32(name.encode()) % len(PALETTE)
+        for _ in range(len(PALETTE)):
+            if slot not in taken:
+                break
+            slot = (slot + 1) % len(PALETTE)
+        taken[slot] = name
+        out[name] = PALETTE[slot]
+    return out
 
 
 def _money_axis(fig: go.Figure) -> go.Figure:
@@ -27,19 +50,23 @@ def cost_trend_figure(df: pl.DataFrame, *, kind: str = "area", cumulative: bool 
                       title: str = "Cost") -> go.Figure:
     """Stacked area or bars of cost per period, one trace per split value."""
     fig = go.Figure()
-    for split in df["split"].unique(maintain_order=True).to_list() if df.height else []:
+    splits = df["split"].unique(maintain_order=True).to_list() if df.height else []
+    colour = colours(splits).__getitem__
+    for split in splits:
         part = df.filter(pl.col("split") == split).sort("period")
         y = part["cost_usd"].cast(pl.Float64)  # null (all runs unpriced) stays a gap, not $0
         if cumulative:
             y = y.fill_null(0).cum_sum()  # a running total of known cost; unpriced runs add nothing known
         if kind == "bar":
-            fig.add_bar(x=part["period"].to_list(), y=y.to_list(), name=str(split))
+            fig.add_bar(x=part["period"].to_list(), y=y.to_list(), name=str(split), marker_color=colour(str(split)))
         else:
             fig.add_scatter(x=part["period"].to_list(), y=y.to_list(), name=str(split), mode="lines",
-                            stackgroup="cost", line={"width": 1})
+                            stackgroup="cost", line={"width": 1, "color": colour(str(split))})
     if kind == "bar":
         fig.update_layout(barmode="stack")
     fig.update_layout(title=title)
+    if df.height and all(t.hour == 0 and t.minute == 0 for t in df["period"].to_list()):
+        fig.update_xaxes(tickformat="%b %d, %Y", hoverformat="%Y-%m-%d")  # days, weeks, months: no midnight
     return _money_axis(fig)
 
 
@@ -66,7 +93,8 @@ def agents_bar_figure(df: pl.DataFrame, title: str = "Cost by agent") -> go.Figu
             extra = f", {unpriced:,} unpriced" if unpriced else ""
             texts.append(f"{money(r['total_cost_usd'])} · {r['runs']:,} runs{extra}")
     fig = go.Figure(go.Bar(x=[None if r["total_cost_usd"] is None else float(r["total_cost_usd"]) for r in rows],
-                           y=labels, orientation="h", text=texts, textposition="auto", hovertext=texts))
+                           y=labels, orientation="h", text=texts, textposition="auto", hovertext=texts,
+                           marker_color=[colours([x["agent"] for x in rows])[str(r["agent"])] for r in rows]))
     fig.update_layout(title=title, template=TEMPLATE, margin={"l": 10, "r": 10, "t": 40, "b": 10})
     fig.update_xaxes(tickprefix="$", tickformat=",.4~f")
     return fig
@@ -75,13 +103,31 @@ def agents_bar_figure(df: pl.DataFrame, title: str = "Cost by agent") -> go.Figu
 def breakdown_pie_figure(df: pl.DataFrame, title: str) -> go.Figure:
     """Each key's share of the known cost; keys with no known cost are left out and counted."""
     data = df.filter(pl.col("cost_usd").is_not_null()) if df.height else df
-    fig = go.Figure(go.Pie(labels=[str(k) for k in data["key"].to_list()] if df.height else [],
-                           values=data["cost_usd"].cast(pl.Float64).to_list() if df.height else [], hole=0.45))
+    keys = [str(k) for k in data["key"].to_list()] if df.height else []
+    fig = go.Figure(go.Pie(labels=keys, values=data["cost_usd"].cast(pl.Float64).to_list() if df.height else [],
+                           hole=0.45, marker={"colors": [colours(keys)[k] for k in keys]}, sort=False))
     unpriced = int(df["unpriced_runs"].sum()) if df.height and "unpriced_runs" in df.columns else 0
     if unpriced:
         fig.add_annotation(text=f"{unpriced:,} unpriced runs not shown (no known cost)", showarrow=False,
                            x=0.5, y=-0.12, xref="paper", yref="paper")
     fig.update_layout(title=title, template=TEMPLATE, margin={"l": 10, "r": 10, "t": 40, "b": 30})
+    return fig
+
+
+def activity_figure(df: pl.DataFrame, title: str = "Runs and error rate per day") -> go.Figure:
+    """Per day (``Warehouse.daily_activity``): runs as bars, the error rate as a line on its own axis (a day
+    without runs has no point)."""
+    fig = go.Figure()
+    if df.height:
+        days = df["day"].to_list()
+        fig.add_bar(x=days, y=df["runs"].to_list(), name="runs", marker_color="#9ecae1")
+        fig.add_scatter(x=days, y=df["error_rate"].to_list(), name="error rate", yaxis="y2", mode="lines+markers",
+                        line={"color": "#d62728"}, connectgaps=False)
+    fig.update_layout(title=title, template=TEMPLATE, margin={"l": 10, "r": 10, "t": 40, "b": 10},
+                      yaxis={"title": "runs", "tickformat": ",d", "rangemode": "tozero"},
+                      yaxis2={"title": "error rate", "overlaying": "y", "side": "right", "tickformat": ".0%",
+                              "rangemode": "tozero", "showgrid": False}, legend={"orientation": "h", "y": -0.2})
+    fig.update_xaxes(tickformat="%b %d")
     return fig
 
 

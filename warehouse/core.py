@@ -294,6 +294,13 @@ class Warehouse:
             total = int(self._run("invocations_count", params, filter=where)["total_count"][0])
         return df, total
 
+    def daily_activity(self, tenant: str, start: Any, end: Any) -> pl.DataFrame:
+        """Per UTC day (every day present): runs, errors, unpriced runs and the error rate (null on a day
+        without runs)."""
+        s, e = _range(start, end)
+        return self._run("daily_activity", {"tenant": tenant, "inv_files": self._files("invocations", tenant, s, e),
+                                            "start": s, "end": e})
+
     def users(self, tenant: str, start: Any, end: Any, *, limit: int = 200) -> pl.DataFrame:
         """Per user in the period: runs, errors, error rate, known cost (null when all unpriced), unpriced runs,
         tokens, first and last run; the most expensive first."""

@@ -146,3 +146,8 @@ def users(url: str, tenant: str, start: dt.date, end: dt.date) -> pl.DataFrame:
 @st.cache_data(ttl=TTL, show_spinner=False)
 def sessions(url: str, tenant: str, start: dt.date, end: dt.date, user_id: str | None) -> pl.DataFrame:
     return warehouse(url).sessions(tenant, start, end, user_id=user_id)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def daily_activity(url: str, tenant: str, start: dt.date, end: dt.date) -> pl.DataFrame:
+    return warehouse(url).daily_activity(tenant, start, end)

@@ -55,9 +55,14 @@ def when(value: dt.datetime | None, tz: str) -> str:
     return local.strftime("%Y-%m-%d %H:%M:%S") + ("" if tz == "UTC" else f" {local.tzname()}")
 
 
-def delta(now: float | Decimal, before: float | Decimal) -> str | None:
+def delta(now: float | Decimal, before: float | Decimal, *, usd: bool = False) -> str | None:
+    """The change from ``before`` with its sign ("+7", "-3"); money with its unit ("+$0.05", "-$0.000460")."""
     diff = Decimal(str(now)) - Decimal(str(before))
-    return None if diff == 0 else (f"{diff:+,}" if diff == diff.to_integral_value() else f"{diff:+,.4f}")
+    if diff == 0:
+        return None
+    if usd:
+        return ("+" if diff > 0 else "-") + money(abs(diff))
+    return f"{diff:+,}" if diff == diff.to_integral_value() else f"{diff:+,.4f}"
 
 
 _REASONS = {"unknown_model": "the model has no known price", "missing_usage": "the call reported no usage",

@@ -50,6 +50,10 @@ def test_overview_totals_and_failures(demo_lake, monkeypatch):
     assert int(at.metric[0].value.replace(",", "")) > 50
     assert at.title[0].value == "Overview · acme"
     assert at.toggle[0].label.startswith("Auto-refresh")
+    # the picture at a glance: cost by agent, runs and error rate, the top models
+    assert len(at.get("plotly_chart")) == 2
+    models = at.dataframe[0].value
+    assert list(models.columns) == ["split", "cost_usd", "runs", "unpriced_runs"] and len(models) >= 2
 
 
 @pytest.mark.parametrize("page", PAGES)
