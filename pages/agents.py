@@ -10,7 +10,7 @@ from warehouse.charts import agents_bar_figure
 
 tenant, tz = state.sidebar()
 st.title(f"Agents · {tenant}")
-start, end = state.period(30)
+start, end = state.period()
 with st.spinner("Querying the lake…"):
     df = state.guarded(data.expensive_agents, data.lake_url(), tenant, start, end, 50)
 if df.height == 0:

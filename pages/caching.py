@@ -10,7 +10,7 @@ from warehouse.charts import cache_savings_figure
 
 tenant, tz = state.sidebar()
 st.title(f"Prompt caching · {tenant}")
-start, end = state.period(30)
+start, end = state.period()
 with st.spinner("Pricing cache reads and writes…"):
     frames = state.guarded(data.cache_breakdowns, data.lake_url(), tenant, start, end)
 by_day, by_prompt = frames["day"], frames["prompt"]

@@ -14,7 +14,7 @@ tenant, tz = state.sidebar()
 st.title(f"Cost trends · {tenant}")
 c1, c2, c3, c4 = st.columns([3, 2, 2, 2])
 with c1:
-    start, end = state.period(30)
+    start, end = state.period()
 grains = ["hour", "day", "week", "month"]
 splits = ["agent", "model", "provider", "user", "trigger", "none"]
 grain = c2.selectbox("Grain", grains, index=grains.index(state.param("grain", "day")) if state.param(
@@ -45,8 +45,9 @@ table = df.filter(pl.col("runs") > 0) if df.height else df
 st.dataframe(
     table.with_columns(pl.col("cost_usd").map_elements(fmt.money, return_dtype=pl.Utf8, skip_nulls=False)),
     column_config={
-        "period": st.column_config.DatetimeColumn("Period (UTC)", format="YYYY-MM-DD HH:mm"),
-        "split": split if split != "none" else "Total",
+        "period": st.column_config.DatetimeColumn("Period (UTC)", format="YYYY-MM-DD HH:mm" if grain == "hour"
+                                                  else "YYYY-MM-DD"),
+        "split": split.capitalize() if split != "none" else "Total",
         "cost_usd": st.column_config.TextColumn("Cost (USD)"),
         "unpriced_runs": st.column_config.NumberColumn("Unpriced runs", format="localized"),
         "runs": st.column_config.NumberColumn("Runs", format="localized"),

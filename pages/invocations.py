@@ -8,7 +8,7 @@ from invlog.dashboard import data, fmt, state
 PAGE_SIZE = 50
 tenant, tz = state.sidebar()
 st.title(f"Invocations · {tenant}")
-start, end = state.period(7)
+start, end = state.period()
 c = st.columns(6)
 statuses, triggers, sorts = ["", "Success", "Failed", "Timeout"], ["", "user", "system", "task"], [
     "time", "cost", "latency", "tokens", "oldest"]
@@ -49,16 +49,18 @@ if df.height == 0:
 view = df.with_columns(
     pl.col("started_at").map_elements(lambda t: fmt.when(t, tz), return_dtype=pl.Utf8).alias("time"),
     (pl.col("input_tokens") + pl.col("output_tokens")).alias("tokens"),
-    pl.col("cost_usd").cast(pl.Float64),
+    pl.col("cost_usd").map_elements(fmt.money, return_dtype=pl.Utf8, skip_nulls=False),  # unpriced, never $0
     pl.format("trace?tenant={}&id={}", pl.lit(tenant), pl.col("invocation_id")).alias("trace"),
 ).select("time", "agent", "model", "status", "trigger", "user_id", "tokens", "cost_usd", "latency_ms", "trace",
          "user_message_preview")
 event = st.dataframe(
     view, hide_index=True, width="stretch", on_select="rerun", selection_mode="single-row", key="rows",
     column_config={
-        "cost_usd": st.column_config.NumberColumn("Cost", format="$%.6f"),
+        "time": st.column_config.TextColumn("Started"), "agent": "Agent", "model": "Model", "status": "Status",
+        "trigger": "Trigger", "user_id": "User",
+        "cost_usd": st.column_config.TextColumn("Cost"),
         "tokens": st.column_config.NumberColumn("Tokens", format="localized"),
-        "latency_ms": st.column_config.NumberColumn("Latency (ms)", format="%.0f"),
+        "latency_ms": st.column_config.NumberColumn("Latency (ms)", format="localized"),
         "trace": st.column_config.LinkColumn("Trace", display_text="open"),
         "user_message_preview": "Message",
     })

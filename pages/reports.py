@@ -25,7 +25,7 @@ elif preset == "Last month":
     state.set_params(preset="last", **{"from": None, "to": None})
 else:
     state.set_params(preset="custom")
-    start, end = state.period(30, key="report-period")
+    start, end = state.period(key="report-period")
 with st.spinner("Building the report…"):
     rep = state.guarded(data.spend_report, data.lake_url(), tenant, start, end,
                         dt.datetime.now(dt.UTC).strftime("%Y%m%d%H"))
@@ -59,7 +59,12 @@ for label, frame in (("By agent", rep.by_agent), ("By model", rep.by_model), ("B
                                 "output_tokens": st.column_config.NumberColumn("Output tokens", format="localized")})
 if rep.unpriced.height:
     st.markdown("**Unpriced usage** (not included in the total)")
-    st.dataframe(rep.unpriced, hide_index=True, width="stretch")
+    st.dataframe(rep.unpriced, hide_index=True, width="stretch", column_config={
+        "model": "Model", "provider": "Provider", "reason": "Why unpriced",
+        "rounds": st.column_config.NumberColumn("Rounds", format="localized"),
+        "invocations": st.column_config.NumberColumn("Runs", format="localized"),
+        "input_tokens": st.column_config.NumberColumn("Input tokens", format="localized"),
+        "output_tokens": st.column_config.NumberColumn("Output tokens", format="localized")})
 st.page_link("pages/caching.py", label="Prompt caching in this period: savings, premiums and the cost without "
              "caching (also a section of the HTML report)", query_params={"tenant": tenant, "from": start.isoformat(),
                                                                          "to": end.isoformat()})

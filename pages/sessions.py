@@ -9,7 +9,7 @@ from invlog.dashboard import data, fmt, state
 
 tenant, tz = state.sidebar()
 st.title(f"Sessions · {tenant}")
-start, end = state.period(30)
+start, end = state.period()
 user = state.param("user")
 with st.spinner("Querying the lake…"):
     df = state.guarded(data.sessions, data.lake_url(), tenant, start, end, user)

@@ -9,7 +9,7 @@ from invlog.dashboard import data, fmt, state
 
 tenant, tz = state.sidebar()
 st.title(f"Users · {tenant}")
-start, end = state.period(30)
+start, end = state.period()
 with st.spinner("Querying the lake…"):
     df = state.guarded(data.users, data.lake_url(), tenant, start, end)
 if df.height == 0:

@@ -138,7 +138,10 @@ def download_button(where: Any, label: str, make: Any, *, file_name: str, mime: 
                           key=key, on_click="ignore")
 
 
-def period(default_days: int = 30, key: str = "period") -> tuple[dt.date, dt.date]:
+DEFAULT_DAYS = 30  # one default period on every page (the last 30 UTC days), shown in its date picker
+
+
+def period(default_days: int = DEFAULT_DAYS, key: str = "period") -> tuple[dt.date, dt.date]:
     end_default = today()
     start = date_param("from", end_default - dt.timedelta(days=default_days - 1))
     end = date_param("to", end_default)

@@ -425,3 +425,18 @@ def test_sessions_view_shows_a_sessions_runs_in_order_with_its_totals(demo_lake,
     runs_df, _ = wh.invocations("acme", today - dt.timedelta(days=29), today, session_id=s["session_id"])
     known = [c for c in runs_df["cost_usd"].to_list() if c is not None]
     assert s["cost_usd"] == (sum(known) if known else None)  # the session's cost is its runs' known cost
+
+
+def test_every_page_shows_the_same_default_period(demo_lake, monkeypatch):
+    today = dt.datetime.now(dt.UTC).date()
+    for page in ("pages/invocations.py", "pages/agents.py", "pages/cost_trends.py", "pages/sessions.py",
+                 "pages/users.py", "pages/caching.py"):
+        at = app(demo_lake, monkeypatch, page=page, tenant="acme")
+        assert at.date_input[0].value == (today - dt.timedelta(days=29), today), page
+
+
+def test_invocations_shows_unpriced_as_a_state_never_a_blank_or_zero(demo_lake, monkeypatch):
+    at = app(demo_lake, monkeypatch, page="pages/invocations.py", tenant="acme")
+    costs = list(at.dataframe[0].value["cost_usd"])
+    assert "unpriced" in costs and any(c.startswith("$") for c in costs)  # the demo's triage model has no price
+    assert all(c == "unpriced" or c.startswith("$") for c in costs) and "$0.00" not in costs
