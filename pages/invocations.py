@@ -67,7 +67,7 @@ event = st.dataframe(
 rows = event.selection.rows if event and event.selection else []
 if rows:
     st.switch_page("pages/trace.py", query_params={"tenant": tenant, "id": df["invocation_id"][rows[0]]})
-p1, p2, p3 = st.columns([1, 1, 6])
+p1, p2, p3 = st.columns([1, 1, 6], vertical_alignment="center")
 if p1.button("◀ Previous", disabled=page <= 1):
     state.set_params(page=page - 1)
     st.rerun()
@@ -76,7 +76,7 @@ if p2.button("Next ▶", disabled=page >= pages):
     st.rerun()
 labels = {r["invocation_id"]: f"{fmt.when(r['started_at'], tz)} · {r['agent']} · {r['status']} · "
                               f"{fmt.money(r['cost_usd'])}" for r in df.iter_rows(named=True)}
-o1, o2 = st.columns([5, 1])
+o1, o2 = st.columns([5, 1], vertical_alignment="bottom")  # the button level with the box, not its label
 chosen = o1.selectbox("Open a trace", list(labels), format_func=labels.__getitem__, key="open-trace")
 if o2.button("Open trace", type="primary"):
     st.switch_page("pages/trace.py", query_params={"tenant": tenant, "id": chosen})

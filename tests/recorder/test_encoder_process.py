@@ -54,6 +54,9 @@ def _comparable(rec, table):
         r = dict(r)
         for volatile in ("invocation_id", "started_at", "ended_at", "latency_ms", "ttft_ms"):
             r.pop(volatile, None)
+        if r.get("tool_calls"):  # when each tool ran is timing too
+            r["tool_calls"] = [{k: v for k, v in c.items() if k not in ("started_us", "duration_us")}
+                               for c in json.loads(r["tool_calls"])]
         out.append(json.dumps(r, sort_keys=True, default=str))
     return sorted(out)
 
