@@ -73,8 +73,8 @@ def sidebar() -> tuple[str, str]:
         if wanted not in lake_tenants and ("*" in grant or wanted in grant):
             # granted, but nothing recorded yet: say so (a tenant the user may not see is "denied" either way,
             # so this tells nobody whether another tenant exists)
-            st.info(f"Tenant {wanted!r} has no runs in this lake yet. Runs recorded with `tenant={wanted!r}` "
-                    "appear here within seconds." + (" Pick another tenant in the sidebar." if allowed else ""))
+            st.info(f"Tenant {wanted!r} has no runs in this lake yet. Runs recorded for it appear here within "
+                    "seconds." + (" Pick another tenant in the sidebar." if allowed else ""))
         else:
             st.error(f"Access denied: you cannot see tenant {wanted!r}." + (
                 " Pick one of your tenants in the sidebar." if allowed else " Ask an administrator for access."))
