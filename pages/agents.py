@@ -21,8 +21,7 @@ st.plotly_chart(agents_bar_figure(df), width="stretch", key="agents")
 links = [f"invocations?{urlencode({'tenant': tenant, 'agent': a, 'from': start.isoformat(), 'to': end.isoformat()})}"
          for a in df["agent"].to_list()]
 df = df.with_columns(pl.Series("invocations", links))
-money = [pl.col(c).map_elements(fmt.money, return_dtype=pl.Utf8, skip_nulls=False).alias(c)
-         for c in ("total_cost_usd", "avg_cost_usd", "p95_cost_usd")]  # "unpriced", never $0
+money = [fmt.money_text(c) for c in ("total_cost_usd", "avg_cost_usd", "p95_cost_usd")]  # "unpriced", never $0
 st.dataframe(
     df.select("agent", "invocations", "runs", *money, "p95_latency_ms", "error_rate", "cache_read_share",
               "input_tokens", "output_tokens", "unpriced_runs"),

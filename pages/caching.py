@@ -28,7 +28,7 @@ c[0].metric("Saved by cache reads", fmt.money(total["savings_usd"]), help="Reads
             "cache-read price.")
 c[1].metric("Write premium", fmt.money(total["write_premium_usd"]), help="Writes priced at their cache-write price "
             "minus input.")
-c[2].metric("Net", ("-" if total["net_usd"] < 0 else "") + fmt.money(abs(total["net_usd"])))
+c[2].metric("Net", fmt.money(total["net_usd"]))
 c[3].metric("Without caching", fmt.money(total["uncached_cost_usd"]),
             help=f"What this period would have cost without caching; recorded: {fmt.money(total['cost_usd'])}.")
 st.caption(f"Without caching this period would have cost {fmt.money(total['uncached_cost_usd'])} instead of "
@@ -39,15 +39,13 @@ st.plotly_chart(cache_savings_figure(by_day), width="stretch", key="cache-trend"
 losing = by_prompt.filter(pl.col("write_premium_usd") > pl.col("savings_usd"))
 if losing.height:
     st.warning("Prompts whose cache writes do not pay (the premium is more than the reads save): " + ", ".join(
-        f"{r['prompt_name']} v{r['prompt_version']} ({fmt.money(r['net_usd'])})".replace("$-", "-$")
+        f"{r['prompt_name']} v{r['prompt_version']} ({fmt.money(r['net_usd'])})"
         for r in losing.iter_rows(named=True)))
 
 
 def table(df: pl.DataFrame) -> None:
-    shown = df.with_columns(
-        pl.col(c).map_elements(lambda v: ("-" if v < 0 else "") + fmt.money(abs(v)) if v is not None else "unpriced",
-                               return_dtype=pl.Utf8).alias(c)
-        for c in ("savings_usd", "write_premium_usd", "net_usd", "cost_usd", "uncached_cost_usd"))
+    shown = df.with_columns(fmt.money_text(c) for c in ("savings_usd", "write_premium_usd", "net_usd", "cost_usd",
+                                                       "uncached_cost_usd"))
     st.dataframe(shown, hide_index=True, width="stretch", column_config={
         "prompt_name": "Prompt", "prompt_version": "Version", "agent": "Agent", "model": "Model",
         "rounds": st.column_config.NumberColumn("Rounds", format="localized"),

@@ -43,7 +43,7 @@ m3.metric("Unpriced runs", fmt.tokens(unpriced),
           help="Runs whose cost is unknown (unknown model, missing or unreadable usage): not counted as $0")
 table = df.filter(pl.col("runs") > 0) if df.height else df
 st.dataframe(
-    table.with_columns(pl.col("cost_usd").map_elements(fmt.money, return_dtype=pl.Utf8, skip_nulls=False)),
+    table.with_columns(fmt.money_text("cost_usd")),
     column_config={
         "period": st.column_config.DatetimeColumn("Period (UTC)", format="YYYY-MM-DD HH:mm" if grain == "hour"
                                                   else "YYYY-MM-DD"),

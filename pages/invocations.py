@@ -49,7 +49,7 @@ if df.height == 0:
 view = df.with_columns(
     pl.col("started_at").map_elements(lambda t: fmt.when(t, tz), return_dtype=pl.Utf8).alias("time"),
     (pl.col("input_tokens") + pl.col("output_tokens")).alias("tokens"),
-    pl.col("cost_usd").map_elements(fmt.money, return_dtype=pl.Utf8, skip_nulls=False),  # unpriced, never $0
+    fmt.money_text("cost_usd"),  # unpriced, never $0
     pl.format("trace?tenant={}&id={}", pl.lit(tenant), pl.col("invocation_id")).alias("trace"),
 ).select("time", "agent", "model", "status", "trigger", "user_id", "tokens", "cost_usd", "latency_ms", "trace",
          "user_message_preview")

@@ -49,8 +49,7 @@ with right:
     models = (by_model.group_by("split").agg(pl.col("cost_usd").sum(), pl.col("runs").sum(),
                                              pl.col("unpriced_runs").sum())
               .filter(pl.col("runs") > 0).sort("cost_usd", "runs", descending=True, nulls_last=True).head(6))
-    st.dataframe(models.with_columns(pl.col("cost_usd").map_elements(fmt.money, return_dtype=pl.Utf8,
-                                                                     skip_nulls=False)),
+    st.dataframe(models.with_columns(fmt.money_text("cost_usd")),
                  hide_index=True, width="stretch", column_config={
                      "split": "Model", "cost_usd": "Cost",
                      "runs": st.column_config.NumberColumn("Runs", format="localized"),

@@ -17,10 +17,6 @@ if runs.height == 0:
     st.stop()
 
 
-def signed(v):
-    return "—" if v is None else ("+" if v > 0 else "-" if v < 0 else "") + fmt.money(abs(v))
-
-
 for provider in runs["provider"].unique(maintain_order=True).to_list():
     mine = runs.filter(pl.col("provider") == provider)
     last = mine.filter(pl.col("run_id") == mine["run_id"].max())
@@ -32,7 +28,7 @@ for provider in runs["provider"].unique(maintain_order=True).to_list():
     c[0].metric("Recorded", fmt.money(last["recorded_cost_usd"].sum()))
     reported = last["reported_cost_usd"].drop_nulls()
     c[1].metric("Reported by the provider", fmt.money(reported.sum()) if reported.len() else "—")
-    c[2].metric("Difference", signed(last["difference_usd"].drop_nulls().sum()) if reported.len() else "—")
+    c[2].metric("Difference", fmt.signed_money(last["difference_usd"].drop_nulls().sum()) if reported.len() else "—")
     c[3].metric("Day-model rows matching", f"{counts['match'] + counts['rounding']:,} of {last.height:,}")
     off = {k: v for k, v in counts.items() if v and k not in ("match", "rounding")}
     if off:
@@ -40,10 +36,9 @@ for provider in runs["provider"].unique(maintain_order=True).to_list():
     shown = last.select("day", "model", "class", "recorded_input_tokens", "reported_input_tokens",
                         "recorded_output_tokens", "reported_output_tokens", "recorded_cost_usd", "reported_cost_usd",
                         "difference_usd").with_columns(
-        pl.col("recorded_cost_usd").map_elements(fmt.money, return_dtype=pl.Utf8),
-        pl.col("reported_cost_usd").map_elements(fmt.money, return_dtype=pl.Utf8, skip_nulls=False)
-        .replace("unpriced", "—"),
-        pl.col("difference_usd").map_elements(signed, return_dtype=pl.Utf8, skip_nulls=False))
+        fmt.money_text("recorded_cost_usd"),
+        fmt.money_text("reported_cost_usd").replace("unpriced", "—"),  # no cost line from the provider
+        fmt.money_text("difference_usd", signed=True))
     st.dataframe(shown, hide_index=True, width="stretch", key=f"rows-{provider}", column_config={
         "day": st.column_config.DateColumn("Day", format="YYYY-MM-DD"), "model": "Model", "class": "Class",
         "recorded_input_tokens": st.column_config.NumberColumn("Input (recorded)", format="localized"),

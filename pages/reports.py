@@ -2,7 +2,6 @@
 
 import datetime as dt
 
-import polars as pl
 import streamlit as st
 
 from invlog.dashboard import data, fmt, state
@@ -48,8 +47,7 @@ c2.plotly_chart(breakdown_pie_figure(rep.by_agent, "Cost by agent"), width="stre
 for label, frame in (("By agent", rep.by_agent), ("By model", rep.by_model), ("By user", rep.by_user),
                      ("By day", rep.by_day)):
     st.markdown(f"**{label}**")
-    st.dataframe(frame.with_columns(pl.col("cost_usd").map_elements(fmt.money, return_dtype=pl.Utf8,
-                                                                    skip_nulls=False)),
+    st.dataframe(frame.with_columns(fmt.money_text("cost_usd")),
                  hide_index=True, width="stretch",
                  column_config={"key": st.column_config.TextColumn(label.removeprefix("By ").capitalize()),
                                 "runs": st.column_config.NumberColumn("Runs", format="localized"),

@@ -37,7 +37,7 @@ shown = runs.with_columns(
     pl.col("invocation_id").map_elements(lambda i: "trace?" + urlencode({"tenant": tenant, "id": i}),
                                          return_dtype=pl.Utf8).alias("trace"),
     pl.col("started_at").map_elements(lambda t: fmt.when(t, tz), return_dtype=pl.Utf8).alias("started"),
-    pl.col("cost_usd").map_elements(fmt.money, return_dtype=pl.Utf8, skip_nulls=False).alias("cost"))
+    fmt.money_text("cost_usd", alias="cost"))
 st.dataframe(shown.select("started", "trace", "agent", "status", "user_message_preview", "cost", "latency_ms",
                           "input_tokens", "output_tokens"),
              hide_index=True, width="stretch", column_config={
@@ -47,7 +47,7 @@ st.dataframe(shown.select("started", "trace", "agent", "status", "user_message_p
                  "input_tokens": st.column_config.NumberColumn("Input tokens", format="localized"),
                  "output_tokens": st.column_config.NumberColumn("Output tokens", format="localized")})
 st.markdown("**All sessions in the period**")
-st.dataframe(df.with_columns(pl.col("cost_usd").map_elements(fmt.money, return_dtype=pl.Utf8, skip_nulls=False),
+st.dataframe(df.with_columns(fmt.money_text("cost_usd"),
                              pl.col("session_id").map_elements(
                                  lambda s: "sessions?" + urlencode({"tenant": tenant, "session": s,
                                                                     "from": start.isoformat(), "to": end.isoformat()}),

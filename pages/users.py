@@ -21,7 +21,7 @@ c[0].metric("Users", f"{df.filter(pl.col('user_id') != '(none)').height:,}")
 c[1].metric("Runs", f"{int(df['runs'].sum()):,}")
 c[2].metric("Cost", fmt.money(df["cost_usd"].sum()) if df["cost_usd"].null_count() < df.height else "unpriced")
 shown = df.with_columns(
-    pl.col("cost_usd").map_elements(fmt.money, return_dtype=pl.Utf8, skip_nulls=False).alias("cost"),
+    fmt.money_text("cost_usd", alias="cost"),
     pl.col("user_id").map_elements(lambda u: "invocations?" + urlencode({**span, "user": u}) if u != "(none)" else None,
                                    return_dtype=pl.Utf8).alias("invocations"),
     pl.col("user_id").map_elements(lambda u: "sessions?" + urlencode({**span, "user": u}) if u != "(none)" else None,

@@ -142,14 +142,6 @@ def wasted_writes(rounds: pl.DataFrame) -> pl.DataFrame:
         pl.col("wasted_write_tokens").fill_null(0)).drop("_row")
 
 
-def economics(active: pl.DataFrame, totals: pl.DataFrame, tenant: str, book: PriceBook,
-              group_by: str) -> pl.DataFrame:
-    """Per group: ``totals`` (the ``cache_totals`` query: every round of the period) with the cache
-    figures of ``active`` (the ``cache_rounds`` query: the rounds with cache activity, plus the TTL's
-    lookahead) added; the what-if is the recorded cost plus the net."""
-    return grouped(prepare(active, tenant, book), totals, group_by)
-
-
 def prepare(active: pl.DataFrame, tenant: str, book: PriceBook) -> pl.DataFrame:
     """The period's rounds with cache activity, priced and judged by the read-back rule (group it with
     ``grouped`` as many ways as wanted: it is priced once)."""

@@ -65,10 +65,6 @@ def _table(df: pl.DataFrame, label: str) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def _signed_money(d: Decimal) -> str:
-    return ("-" if d < 0 else "") + money(abs(d))
-
-
 def caching_html(df: pl.DataFrame | None) -> str:
     """The report's prompt-caching section: per agent, what reads saved, what writes cost above input,
     the net and the writes never read back, and the period's cost without caching."""
@@ -81,7 +77,7 @@ def caching_html(df: pl.DataFrame | None) -> str:
     body = "".join(
         f"<tr><td>{html.escape(str(r['agent']))}</td><td>{r['cache_read_tokens']:,}</td>"
         f"<td>{r['cache_write_tokens']:,}</td><td>{money(r['savings_usd'])}</td><td>{money(r['write_premium_usd'])}"
-        f"</td><td>{_signed_money(r['net_usd'])}</td><td>{r['wasted_write_tokens']:,}</td>"
+        f"</td><td>{signed(r['net_usd'])}</td><td>{r['wasted_write_tokens']:,}</td>"
         f"<td>{money(r['uncached_cost_usd'])}</td></tr>" for r in df.iter_rows(named=True))
     cost, uncached = df["cost_usd"].sum(), df["uncached_cost_usd"].sum()
     return (f"<p>Without prompt caching this period would have cost <b>{money(uncached)}</b> instead of "

@@ -6,17 +6,36 @@ import datetime as dt
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+import polars as pl
+
 TIMEZONES = ["UTC", "Europe/London", "Europe/Berlin", "America/New_York", "America/Los_Angeles", "Asia/Tokyo",
              "Asia/Kolkata", "Australia/Sydney"]
 
 
 def money(value: Decimal | float | None) -> str:
+    """USD with cents, six decimals under one cent; a negative amount as "-$0.0024"; None is "unpriced"."""
     if value is None:
         return "unpriced"
     d = Decimal(str(value))
-    if d != 0 and abs(d) < Decimal("0.01"):
-        return f"${d:,.6f}".rstrip("0")
-    return f"${d:,.2f}"
+    sign, d = ("-" if d < 0 else ""), abs(d)
+    if d != 0 and d < Decimal("0.01"):
+        return f"{sign}${d:,.6f}".rstrip("0")
+    return f"{sign}${d:,.2f}"
+
+
+def signed_money(value: Decimal | float | None) -> str:
+    """A money change with its sign: "+$0.50", "-$0.000460", "$0.00"; "—" when unknown."""
+    if value is None:
+        return "—"
+    d = Decimal(str(value))
+    return money(d) if d == 0 else ("+" if d > 0 else "-") + money(abs(d))
+
+
+def money_text(column: str, *, signed: bool = False, alias: str | None = None) -> pl.Expr:
+    """A money column as the text the tables show: "$0.04", "unpriced" for null (never blank or $0); with
+    ``signed``, a change ("+$0.50")."""
+    fn = signed_money if signed else money
+    return pl.col(column).map_elements(fn, return_dtype=pl.Utf8, skip_nulls=False).alias(alias or column)
 
 
 def tokens(value: int | None) -> str:
@@ -61,7 +80,7 @@ def delta(now: float | Decimal, before: float | Decimal, *, usd: bool = False) -
     if diff == 0:
         return None
     if usd:
-        return ("+" if diff > 0 else "-") + money(abs(diff))
+        return signed_money(diff)
     return f"{diff:+,}" if diff == diff.to_integral_value() else f"{diff:+,.4f}"
 
 

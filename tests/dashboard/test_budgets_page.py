@@ -4,19 +4,16 @@ tenant's admins can edit."""
 from __future__ import annotations
 
 import datetime as dt
-import os
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from invlog.lake import Lake
 from invlog.rules import load_rules
 from recorder import Recorder
-from tests.support import ROOT
+from tests.support.apptest import AUTH, app, login_user
 from tests.support.records import record_inv
 from warehouse import Warehouse, alerts
 
-APP = os.path.join(ROOT, "app.py")
 RULES = """
 [[budget]]
 name = "acme daily"
@@ -58,17 +55,7 @@ def lake(tmp_path):
 
 
 def page(lake, monkeypatch, tenant="acme", secrets=None, user=None):
-    monkeypatch.setenv("INVLOG_LAKE", lake)
-    at = AppTest.from_file(APP, default_timeout=60)
-    for k, v in (secrets or {}).items():
-        at.secrets[k] = v
-    if user is not None:
-        at.user = user
-    at.query_params["tenant"] = tenant
-    at.switch_page("pages/budgets.py")
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return app(lake, monkeypatch, page="pages/budgets.py", secrets=secrets, user=user, tenant=tenant)
 
 
 def test_spend_against_the_limit_alert_state_and_history(lake, monkeypatch):
@@ -106,17 +93,12 @@ def test_the_local_user_edits_only_this_tenants_rules(lake, monkeypatch):
     assert len(load_rules(Lake(lake)).budgets) == 2  # nothing saved
 
 
-AUTH = {"redirect_uri": "http://127.0.0.1:8501/oauth2callback", "cookie_secret": "s" * 32, "client_id": "x",
-        "client_secret": "y", "server_metadata_url": "http://127.0.0.1:1/.well-known/openid-configuration"}
 LOGIN = {"auth": AUTH, "access": {"users": {"alice@example.com": ["acme"], "bob@example.com": ["acme"]},
                                   "admins": {"bob@example.com": ["acme"]}}}
 
 
 def _user(email, sub):
-    import time
-
-    return {"is_logged_in": True, "email": email, "email_verified": True, "sub": sub, "iss": "http://idp",
-            "iat": int(time.time())}
+    return login_user(email=email, sub=sub)
 
 
 def test_only_the_tenants_admins_see_the_editor(lake, monkeypatch):

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 
-from streamlit.testing.v1 import AppTest
-
-from tests.support import ROOT
+from tests.support.apptest import app
 from tests.support.cache_lake import record_cache_lake
 
 
@@ -15,12 +12,7 @@ def test_the_page_shows_savings_the_what_if_and_the_prompts_whose_writes_do_not_
     day = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=2)
     lake = str(tmp_path / "lake")
     record_cache_lake(lake, dt.datetime.combine(day, dt.time(9), dt.UTC))
-    monkeypatch.setenv("INVLOG_LAKE", lake)
-    at = AppTest.from_file(os.path.join(ROOT, "app.py"), default_timeout=60)
-    at.query_params["tenant"] = "acme"
-    at.switch_page("pages/caching.py")
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
+    at = app(lake, monkeypatch, page="pages/caching.py", tenant="acme")
     metrics = {m.label: m.value for m in at.metric}
     # net: v1 $0.039 + v2 -$0.0024 = $0.0366; recorded $0.0852 + v2 (49,050 + 3,450 micro-dollars) = $0.1377;
     # without caching $0.1743 (the figures of tests/warehouse/test_caching.py)

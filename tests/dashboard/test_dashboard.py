@@ -9,9 +9,8 @@ from streamlit.testing.v1 import AppTest
 
 from recorder import Recorder
 from recorder.demo import record_demo
-from tests.support import ROOT
+from tests.support.apptest import APP, AUTH, app, login_user
 
-APP = os.path.join(ROOT, "app.py")
 PAGES = ["pages/overview.py", "pages/cost_trends.py", "pages/agents.py", "pages/invocations.py",
          "pages/trace.py", "pages/reports.py", "pages/budgets.py", "pages/caching.py", "pages/reconciliation.py",
          "pages/sessions.py", "pages/users.py"]
@@ -25,22 +24,6 @@ def demo_lake(tmp_path_factory):
                 progress=False)
     rec.shutdown()
     return lake
-
-
-def app(lake, monkeypatch, page=None, secrets=None, user=None, **params):
-    monkeypatch.setenv("INVLOG_LAKE", lake)
-    at = AppTest.from_file(APP, default_timeout=60)
-    for k, v in (secrets or {}).items():
-        at.secrets[k] = v
-    if user is not None:
-        at.user = user
-    for k, v in params.items():
-        at.query_params[k] = v
-    if page:
-        at.switch_page(page)
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
 
 
 def test_overview_totals_and_failures(demo_lake, monkeypatch):
@@ -163,16 +146,10 @@ def test_secrets_restrict_the_local_user(demo_lake, monkeypatch):
     assert at.sidebar.selectbox[0].options == ["globex"]
 
 
-AUTH = {"redirect_uri": "http://127.0.0.1:8501/oauth2callback", "cookie_secret": "s" * 32, "client_id": "x",
-        "client_secret": "y", "server_metadata_url": "http://127.0.0.1:1/.well-known/openid-configuration"}
 LOGIN = {"auth": AUTH, "access": {"users": {"alice@example.com": ["acme"]}}}
 
 
-def _user(email="alice@example.com", verified=True, iat=None, sub="alice"):
-    import time
-
-    return {"is_logged_in": True, "email": email, "email_verified": verified, "sub": sub, "iss": "http://idp",
-            "iat": int(time.time()) if iat is None else iat}
+_user = login_user
 
 
 def login_app(lake, monkeypatch, user=None, secrets=LOGIN, page=None, **params):

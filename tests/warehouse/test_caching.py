@@ -87,5 +87,5 @@ def test_the_spend_report_has_a_caching_section(lake):
     page = report.to_html(rep, Warehouse(lake).cost_trend("acme", T0.date(), T0.date(), split_by="agent")).decode()
     section = page.split("<h2>Prompt caching</h2>")[1]
     assert "would have cost <b>$0.17</b> instead of $0.14" in section
-    assert "<td>support-bot</td><td>28,000</td><td>28,000</td><td>$0.08</td><td>$0.04</td><td>$0.04</td>" in section
+    assert "<td>support-bot</td><td>28,000</td><td>28,000</td><td>$0.08</td><td>$0.04</td><td>+$0.04</td>" in section
     assert "Derived, not reported" in section

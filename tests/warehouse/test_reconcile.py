@@ -60,7 +60,7 @@ def cli(lake: str, *args: str, env: dict) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=120, env={**os.environ, **env})
 
 
-def test_openai_usage_and_costs_are_reconciled_and_classified(tmp_path):
+def test_openai_usage_and_costs_are_reconciled_and_classified(tmp_path, monkeypatch):
     lake = str(tmp_path / "lake")
     model = "gpt-4o-2024-08-06"  # $2.50 input, $1.25 cached input, $10 output per million tokens
     assert record(lake, "openai", model, DAYS[0], {"input_tokens": 1_000_000, "cache_read_tokens": 200_000,
@@ -99,7 +99,7 @@ def test_openai_usage_and_costs_are_reconciled_and_classified(tmp_path):
     assert "match" in out.stdout and "unrecorded usage" in out.stdout and "price difference" in out.stdout
     assert pl.read_csv(tmp_path / "rec.csv").height == 4
     _nowhere(KEY, lake, out)
-    _page_shows_the_run(lake)
+    _page_shows_the_run(lake, monkeypatch)
     # the difference feeds the alerts: |0| + |+0.50| + |-0.10| + |+0.004| = $0.604 over a $0.50 threshold
     from invlog.rules import parse_rules
     from warehouse import Warehouse, alerts
@@ -191,19 +191,11 @@ def test_config_mistakes_are_named(text, message):
         reconcile.parse_config(text)
 
 
-def _page_shows_the_run(lake: str) -> None:
+def _page_shows_the_run(lake: str, monkeypatch) -> None:
     """The Reconciliation page (AppTest) draws the kept run: totals, what to look at, the rows, the trend."""
-    from streamlit.testing.v1 import AppTest
+    from tests.support.apptest import app
 
-    os.environ["INVLOG_LAKE"] = lake
-    try:
-        at = AppTest.from_file(os.path.join(ROOT, "app.py"), default_timeout=60)
-        at.query_params["tenant"] = "acme"
-        at.switch_page("pages/reconciliation.py")
-        at.run()
-    finally:
-        del os.environ["INVLOG_LAKE"]
-    assert not at.exception, [e.value for e in at.exception]
+    at = app(lake, monkeypatch, page="pages/reconciliation.py", tenant="acme")
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Recorded"] == "$6.25" and metrics["Reported by the provider"] == "$6.65"
     assert metrics["Difference"] == "+$0.40" and metrics["Day-model rows matching"] == "2 of 4"
