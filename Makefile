@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 LAKE ?= ./data/lake
 PORT ?= 8501
 
-.PHONY: run test lint check bench demo clean browser oidc java
+.PHONY: run test lint check bench demo clean browser oidc java vendor-plotly
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -39,6 +39,13 @@ tests/oidc/node_modules/.installed: tests/oidc/package.json tests/oidc/package-l
 	@command -v npm >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq nodejs npm)
 	npm ci --prefix tests/oidc --no-audit --no-fund --loglevel=error
 	touch $@
+
+# The HTML report embeds Plotly's basic bundle (warehouse/assets); refresh it when plotly is upgraded
+# (tests/warehouse/test_warehouse.py checks its version is the one plotly.py was built for).
+vendor-plotly: $(BIN)/.installed
+	v=$$($(BIN)/python -c "from plotly.offline.offline import get_plotlyjs_version as v; print(v())") && \
+	cd /tmp && npm pack plotly.js-basic-dist-min@$$v --silent && tar xzf plotly.js-basic-dist-min-$$v.tgz && \
+	cp package/plotly-basic.min.js $(CURDIR)/warehouse/assets/ && cp package/LICENSE $(CURDIR)/warehouse/assets/plotly-basic.LICENSE
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .

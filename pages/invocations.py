@@ -12,16 +12,18 @@ start, end = state.period()
 c = st.columns(6)
 statuses, triggers, sorts = ["", "Success", "Failed", "Timeout"], ["", "user", "system", "task"], [
     "time", "cost", "latency", "tokens", "oldest"]
-agent = c[0].text_input("Agent", state.param("agent", ""))
-model = c[1].text_input("Model", state.param("model", ""))
+any_ = {"format_func": lambda v: v or "Any"}  # "" is "no filter"; shown as a word, not a cut-off placeholder
+agent = c[0].text_input("Agent", state.param("agent", ""), placeholder="Any agent")
+model = c[1].text_input("Model", state.param("model", ""), placeholder="Any model")
 status = c[2].selectbox("Status", statuses, index=statuses.index(state.param("status", "")) if state.param(
-    "status", "") in statuses else 0)
+    "status", "") in statuses else 0, **any_)
 trigger = c[3].selectbox("Trigger", triggers, index=triggers.index(state.param("trigger", "")) if state.param(
-    "trigger", "") in triggers else 0)
-user = c[4].text_input("User", state.param("user", ""))
+    "trigger", "") in triggers else 0, **any_)
+user = c[4].text_input("User", state.param("user", ""), placeholder="Any user")
 sort = c[5].selectbox("Sort", sorts, index=sorts.index(state.param("sort", "time")) if state.param(
     "sort", "time") in sorts else 0)
-text = st.text_input("Search user messages and responses", state.param("q", ""))
+text = st.text_input("Search user messages and responses", state.param("q", ""),
+                     placeholder="Words from a user message or a response")
 filters = {"agent": agent or None, "model": model or None, "status": status or None, "trigger": trigger or None,
            "user_id": user or None, "text": text or None}
 try:
@@ -49,6 +51,7 @@ if df.height == 0:
 view = df.with_columns(
     pl.col("started_at").map_elements(lambda t: fmt.when(t, tz), return_dtype=pl.Utf8).alias("time"),
     (pl.col("input_tokens") + pl.col("output_tokens")).alias("tokens"),
+    pl.col("latency_ms").round(0).cast(pl.Int64),  # whole milliseconds: 1,557 ms, not 1,557.508
     fmt.money_text("cost_usd"),  # unpriced, never $0
     pl.format("trace?tenant={}&id={}", pl.lit(tenant), pl.col("invocation_id")).alias("trace"),
 ).select("time", "agent", "model", "status", "trigger", "user_id", "tokens", "cost_usd", "latency_ms", "trace",

@@ -37,7 +37,7 @@ shown = runs.with_columns(
     pl.col("invocation_id").map_elements(lambda i: "trace?" + urlencode({"tenant": tenant, "id": i}),
                                          return_dtype=pl.Utf8).alias("trace"),
     pl.col("started_at").map_elements(lambda t: fmt.when(t, tz), return_dtype=pl.Utf8).alias("started"),
-    fmt.money_text("cost_usd", alias="cost"))
+    fmt.money_text("cost_usd", alias="cost"), pl.col("latency_ms").round(0).cast(pl.Int64))
 st.dataframe(shown.select("started", "trace", "agent", "status", "user_message_preview", "cost", "latency_ms",
                           "input_tokens", "output_tokens"),
              hide_index=True, width="stretch", column_config={

@@ -118,6 +118,12 @@ def test_every_page_trace_tabs_and_report_download(dashboard, page):
         html = f.read()
     assert "Spend report: acme" in html and "Total spend" in html
     _shot(pg, "reports")
+    # the file on its own, offline: Plotly's basic bundle draws both charts (bar and donut)
+    pg.goto(f"file://{path}")
+    pg.locator(".js-plotly-plot .main-svg").first.wait_for(state="visible")
+    assert pg.locator(".js-plotly-plot").count() == 2
+    assert pg.locator(".js-plotly-plot .barlayer .point").count() > 0 and pg.locator(".pielayer .slice").count() > 0
+    _shot(pg, "spend-report-html")
 
 
 def test_every_page_url_loads_directly_every_time(dashboard, page):
@@ -133,6 +139,8 @@ def test_every_page_url_loads_directly_every_time(dashboard, page):
             page.goto(f"{dashboard}/{path}?tenant=acme")
             _settle(page, text)
             assert page.url.split("?")[0].endswith(f"/{path}"), (attempt, page.url)
+            # no widget shows Streamlit's default placeholder, which is cut off in a narrow box
+            assert page.get_by_text("Choose an option").count() == 0, path
 
 
 def test_invocations_link_past_the_last_page_opens_the_last_page(dashboard, page):

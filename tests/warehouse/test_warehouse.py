@@ -363,6 +363,9 @@ def test_report_cli_formats(lake, tmp_path):
     assert "Spend report: acme" in page and "$0.01" in page and "acme-llm-7b" in page and "Unpriced" in page
     # works offline: plotly.js is inline, nothing is loaded from elsewhere
     assert "<script" in page and "<script src" not in page and "<link" not in page and "Plotly.newPlot" in page
+    # small: Plotly's basic bundle once (not the full 4.8 MB one), the charts' data beside it
+    assert page.count("plotly.js (basic - minified)") == 1 and "plotly.js v" not in page
+    assert 1_000_000 < len(page.encode()) < 1_400_000
     assert main(["--lake", rec.lake.url, "report", "--tenant", "../x", "--from", "2026-11-25", "--to",
                  "2026-11-26", "--out", str(tmp_path / "x.html")]) == 2
 
@@ -468,3 +471,12 @@ def test_a_query_that_fails_on_its_input_is_not_reported_as_a_corrupt_file(tmp_p
     with pytest.raises(QueryError, match="spend_total: Invalid Input Error: Malformed JSON") as exc:
         wh.spend_report("acme", dt.date(2026, 11, 1), dt.date(2026, 11, 2))
     assert not isinstance(exc.value, CorruptPartError)
+
+
+def test_the_vendored_plotly_bundle_is_the_version_plotly_py_was_built_for():
+    """Figures are serialised by the Python package for its own plotly.js; the basic bundle must be that one."""
+    from plotly.offline.offline import get_plotlyjs_version
+
+    from warehouse.report import plotly_script
+
+    assert plotly_script()[:200].splitlines()[1].strip() == f"* plotly.js (basic - minified) v{get_plotlyjs_version()}"
