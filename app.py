@@ -36,6 +36,8 @@ if __name__ == "__main__":
 else:
     from starlette.middleware import Middleware
 
+    from invlog.dashboard import warmup
     from invlog.dashboard.guard import DashboardGuard
 
     app = st.App(__file__, middleware=[Middleware(DashboardGuard)])
+    warmup.start()  # imports and opens the lake before the first visitor (a fresh server's first load)

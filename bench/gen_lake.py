@@ -68,9 +68,13 @@ def partition_tables(rng: np.random.Generator, tenant: str, day: dt.date, n: int
     sums = {k: np.bincount(inv_of_round, weights=v, minlength=n).astype(np.int64)
             for k, v in (("in", r_in), ("out", r_out), ("cr", r_cr))}
     users = np.char.add("u-", rng.integers(1, 500, n).astype(str))
+    trig = TRIGGERS[rng.integers(0, 3, n)]
+    # a user's runs (user trigger) within one clock hour are one chat session, as a chat front end would send
+    sessions = np.where(trig == "user", np.char.add(np.char.add("s-", users), np.char.mod(
+        "-%d", start // 3_600_000_000)), None)
     inv = {
         "invocation_id": _strings(ids), "agent": _strings(AGENTS[agent_idx]), "provider": pa.array(["openai"] * n),
-        "model": _strings(MODELS[agent_idx]), "trigger": _strings(TRIGGERS[rng.integers(0, 3, n)]),
+        "model": _strings(MODELS[agent_idx]), "trigger": _strings(trig),
         "status": _strings(status), "error_type": pa.array(np.where(status == "Success", None, "ProviderError"),
                                                            pa.string()),
         "error_message": pa.nulls(n, pa.string()),
@@ -81,7 +85,7 @@ def partition_tables(rng: np.random.Generator, tenant: str, day: dt.date, n: int
         "cache_read_tokens": pa.array(sums["cr"]), "cache_write_tokens": pa.array(np.zeros(n, np.int64)),
         "reasoning_tokens": pa.array(np.zeros(n, np.int64)), "cost_usd": picos_to_decimal(inv_cost.tolist()),
         "unpriced": pa.array(np.zeros(n, bool)), "round_count": pa.array(rounds_per.astype(np.int32)),
-        "user_id": _strings(users), "task_id": pa.nulls(n, pa.string()), "session_id": pa.nulls(n, pa.string()),
+        "user_id": _strings(users), "task_id": pa.nulls(n, pa.string()), "session_id": pa.array(sessions, pa.string()),
         "prompt_name": pa.array(["default"] * n), "prompt_version": pa.array(["1"] * n),
         "system_prompt": pa.array(["You are a helpful agent."] * n),
         "user_message": _strings(np.char.add("Question about order ", rng.integers(1000, 9999, n).astype(str))),

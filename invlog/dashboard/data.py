@@ -1,15 +1,17 @@
 """The warehouse and its queries, cached for the dashboard.
 
-One ``Warehouse`` per lake (``st.cache_resource``, created on first use, never at
-import). Query results are cached for ``TTL`` seconds (``st.cache_data``), so a
-page rerun or a second visitor does not query again; frames are small (the
-queries aggregate or paginate, nothing sends all rows to the browser).
+One ``Warehouse`` per lake and process, created on first use (by the server's warm-up,
+``invlog.dashboard.warmup``, or the first page), never at import. Query results are
+cached for ``TTL`` seconds (``st.cache_data``), so a page rerun or a second visitor
+does not query again; frames are small (the queries aggregate or paginate, nothing
+sends all rows to the browser).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import os
+import threading
 from typing import Any
 
 import polars as pl
@@ -25,9 +27,16 @@ def lake_url() -> str:
     return os.environ.get("INVLOG_LAKE") or "./data/lake"
 
 
-@st.cache_resource(show_spinner=False)
+_OPEN: dict[str, Warehouse] = {}
+_OPEN_LOCK = threading.Lock()
+
+
 def warehouse(url: str) -> Warehouse:
-    return Warehouse(url)
+    with _OPEN_LOCK:  # the warm-up thread and the first page may ask at once: one Warehouse
+        found = _OPEN.get(url)
+        if found is None:
+            found = _OPEN[url] = Warehouse(url)
+        return found
 
 
 def wh() -> Warehouse:

@@ -417,3 +417,22 @@ def test_invocations_shows_unpriced_as_a_state_never_a_blank_or_zero(demo_lake, 
     costs = list(at.dataframe[0].value["cost_usd"])
     assert "unpriced" in costs and any(c.startswith("$") for c in costs)  # the demo's triage model has no price
     assert all(c == "unpriced" or c.startswith("$") for c in costs) and "$0.00" not in costs
+
+
+def test_server_warm_up_opens_the_lake_the_pages_then_use(demo_lake, monkeypatch, caplog):
+    """The server's warm-up (app.py starts it) opens the lake once; the first page gets that Warehouse, and a lake
+    that cannot be read leaves only a warning (the page then reports it to its visitor)."""
+    from invlog.dashboard import data, warmup
+
+    monkeypatch.setenv("INVLOG_LAKE", demo_lake)
+    monkeypatch.setattr(data, "_OPEN", {})
+    warmup._warm(wait=0)
+    warmed = data._OPEN[demo_lake]
+    assert data.warehouse(demo_lake) is warmed
+    app(demo_lake, monkeypatch, tenant="acme")
+    assert data._OPEN[demo_lake] is warmed  # the page used it, no second Warehouse
+    monkeypatch.setattr(data.Warehouse, "tenants", lambda self: (_ for _ in ()).throw(OSError("lake unreachable")))
+    monkeypatch.setattr(data, "_OPEN", {})
+    with caplog.at_level("WARNING", logger="invlog.dashboard"):
+        warmup._warm(wait=0)
+    assert "warm-up failed" in caplog.text and "lake unreachable" in caplog.text
