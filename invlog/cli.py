@@ -2,8 +2,9 @@
 
 ``invlog dashboard`` serves the dashboard (the ``app.py`` and ``pages/`` shipped in this
 package, or the repository's in a checkout) on 127.0.0.1; ``invlog demo`` records demo
-data through ``agent.run()``; ``invlog summary|compact|commit|migrate|retention|delete-tenant|report|
-reprice|verify|alerts`` are the warehouse's commands (``python -m warehouse`` runs the same code). Every command
+data through ``agent.run()``; ``invlog otlp`` runs the OTLP receiver (``python -m recorder.otlp``);
+``invlog summary|compact|commit|migrate|retention|delete-tenant|report|reprice|verify|alerts|reconcile``
+are the warehouse's commands (``python -m warehouse`` runs the same code). Every command
 takes ``--lake`` before or after its name. Errors are one line on stderr and a non-zero exit.
 """
 
@@ -75,12 +76,15 @@ def _split_lake(argv: list[str]) -> tuple[str | None, list[str]]:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     lake, rest = _split_lake(argv)
-    commands = ("dashboard", "demo", *WAREHOUSE_COMMANDS)
+    commands = ("dashboard", "demo", "otlp", *WAREHOUSE_COMMANDS)
     if not rest or rest[0] in ("-h", "--help"):
         print("usage: invlog [--lake LAKE] {" + ",".join(commands) + "} ...\n\n"
               "Invocation Logs: observability and cost analytics for LLM agents, on a lake you own.\n\n"
               "  dashboard      serve the dashboard on 127.0.0.1 (invlog dashboard --help)\n"
               "  demo           record demo data through agent.run()\n"
+              "  otlp           receive OpenTelemetry GenAI spans over OTLP/HTTP (invlog otlp --help)\n"
+              "  alerts         check budgets and alerts (check | watch)\n"
+              "  reconcile      compare recorded spend with a provider's usage and cost reports\n"
               "  summary        live totals per tenant\n"
               "  compact        merge small part files, write rollups, vacuum replaced files\n"
               "  commit         commit the parts that dead recorders left pending\n"
@@ -100,6 +104,10 @@ def main(argv: list[str] | None = None) -> int:
         from recorder.demo import main as demo_main
 
         return demo_main(lake_args + tail)
+    if command == "otlp":
+        from recorder.otlp.__main__ import main as otlp_main
+
+        return otlp_main(lake_args + tail if tail[:1] != ["hash-key"] else tail)
     if command in WAREHOUSE_COMMANDS:
         from warehouse.__main__ import main as warehouse_main
 
