@@ -27,6 +27,8 @@ TWINS = {
     ("README.md", "make run"): "make run = invlog demo + invlog dashboard: tests/test_packaging.py",
     ("README.md", "make test"): ".ci/run runs it",
     ("README.md", "pip install"): "tests/test_packaging.py (wheel and pip install . into fresh venvs)",
+    ("docs/otel.md", "python -m recorder.otlp --lake"):
+        "the receiver's command line: tests/recorder/test_otlp.py::test_the_receiver_command_line",
     ("docs/security.md", "proxy_pass"):
         "a reverse-proxy example; the guard it repeats: tests/dashboard/test_e2e_login.py",
 }
@@ -59,6 +61,12 @@ def test_toml_blocks_load_with_the_code_that_reads_them(doc, text, tmp_path):
         assert rules.budgets or rules.alerts
     elif "notify" in data:  # the notification secrets file: names to apprise URLs
         assert data["notify"] and all("://" in v for v in data["notify"].values())
+    elif "keys" in data:  # the OTLP receiver's API keys to tenants
+        from recorder.otlp.keys import Keys
+
+        path = tmp_path / "keys.toml"
+        path.write_text(text)
+        assert Keys.load(str(path)).tenant("Bearer key-for-globex-at-least-16-chars") == "globex"
     elif "openai" in data or "anthropic" in data:  # the reconciliation keys-to-tenants file
         from warehouse.reconcile import parse_config
 

@@ -18,12 +18,16 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from recorder.otel.spans import ERROR, Span
 
 MODEL_OPS = frozenset({"chat", "generate_content", "text_completion"})
 _PROVIDERS = {"gcp.gemini": "google", "gcp.vertex_ai": "google", "gcp.gen_ai": "google", "aws.bedrock": "aws",
               "azure.ai.openai": "azure", "azure.ai.inference": "azure", "x_ai": "x-ai"}
 _REPORTED = ("gen_ai.usage.cost", "operation.cost", "llm.cost.total")
+_USAGE_KEYS = ("gen_ai.usage.input_tokens", "gen_ai.usage.output_tokens", "gen_ai.usage.prompt_tokens",
+               "gen_ai.usage.completion_tokens", "llm.token_count.prompt", "llm.token_count.completion")
 
 
 @dataclass
@@ -88,30 +92,38 @@ def map_trace(spans: list[Span]) -> list[InvocationDraft]:
     by_id = {s.span_id: s for s in spans}
     kinds = {s.span_id: kind(s) for s in spans}
 
-    def owner(s: Span) -> Span:
+    owners: dict[str, str] = {}
+
+    def owner(s: Span) -> str:
         """The nearest agent span above ``s``, else its root (cycles and missing parents end the walk)."""
-        cur, seen = s, set()
+        found = owners.get(s.span_id)
+        if found is not None:
+            return found
+        cur, seen = s, {s.span_id}
         while cur.parent_id and cur.parent_id in by_id and cur.parent_id not in seen:
-            seen.add(cur.span_id)
             cur = by_id[cur.parent_id]
+            seen.add(cur.span_id)
             if kinds[cur.span_id] == "agent":
-                return cur
-        return cur
+                break
+        owners[s.span_id] = cur.span_id
+        return cur.span_id
 
     groups: dict[str, list[Span]] = {}
     tools: dict[str, list[Span]] = {}
+    members: dict[str, list[Span]] = {}
     for s in sorted(spans, key=lambda x: (x.start_ns, x.span_id)):
         k = kinds[s.span_id]
+        o = owner(s)
+        members.setdefault(o, []).append(s)
         if k == "model":
-            groups.setdefault(owner(s).span_id, []).append(s)
+            groups.setdefault(o, []).append(s)
         elif k == "tool":
-            tools.setdefault(owner(s).span_id, []).append(s)
+            tools.setdefault(o, []).append(s)
     out = []
     for root_id, calls in groups.items():
-        root = by_id[root_id]
         rounds = [_round(s) for s in calls]
         _attach_tools(rounds, tools.get(root_id, []))
-        out.append(_invocation(root, rounds, [by_id[i] for i in by_id if owner(by_id[i]).span_id == root_id]))
+        out.append(_invocation(by_id[root_id], rounds, members.get(root_id, [])))
     return out
 
 
@@ -136,10 +148,10 @@ def _int(v: Any) -> int:
 
 
 def _json(v: Any) -> Any:
-    if isinstance(v, str):
+    if isinstance(v, str) and v[:1] in ("{", "[", '"'):
         try:
-            return json.loads(v)
-        except ValueError:
+            return orjson.loads(v)
+        except orjson.JSONDecodeError:
             return v
     return v
 
@@ -153,17 +165,24 @@ def provider_of(attrs: dict[str, Any]) -> str | None:
 
 
 def _usage(a: dict[str, Any]) -> tuple[dict[str, int], bool]:
-    semconv = ("gen_ai.usage.input_tokens", "gen_ai.usage.output_tokens", "gen_ai.usage.prompt_tokens",
-               "gen_ai.usage.completion_tokens")
-    oi = ("llm.token_count.prompt", "llm.token_count.completion")
-    has = any(n in a for n in semconv + oi)
-    i = _int(_first(a, "gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens", "llm.token_count.prompt"))
-    o = _int(_first(a, "gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens", "llm.token_count.completion"))
-    cr = _int(_first(a, "gen_ai.usage.cache_read.input_tokens", "gen_ai.usage.cache_read_input_tokens",
-                     "llm.token_count.prompt_details.cache_read"))
-    cw = _int(_first(a, "gen_ai.usage.cache_write.input_tokens", "gen_ai.usage.cache_creation.input_tokens",
-                     "gen_ai.usage.cache_creation_input_tokens", "llm.token_count.prompt_details.cache_write"))
-    r = _int(_first(a, "gen_ai.usage.reasoning.output_tokens", "llm.token_count.completion_details.reasoning"))
+    has = any(n in a for n in _USAGE_KEYS)
+    if not has:
+        return {"input_tokens": 0, "output_tokens": 0}, False
+    get = a.get
+    if "gen_ai.usage.input_tokens" in a:  # the current semantic conventions (the common case, read directly)
+        i, o = _int(a["gen_ai.usage.input_tokens"]), _int(get("gen_ai.usage.output_tokens"))
+        cr = _int(get("gen_ai.usage.cache_read.input_tokens") or get("gen_ai.usage.cache_read_input_tokens"))
+        cw = _int(get("gen_ai.usage.cache_write.input_tokens") or get("gen_ai.usage.cache_creation.input_tokens")
+                  or get("gen_ai.usage.cache_creation_input_tokens"))
+        r = _int(get("gen_ai.usage.reasoning.output_tokens"))
+    else:
+        i = _int(_first(a, "gen_ai.usage.prompt_tokens", "llm.token_count.prompt"))
+        o = _int(_first(a, "gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens",
+                        "llm.token_count.completion"))
+        cr = _int(_first(a, "gen_ai.usage.cache_read.input_tokens", "llm.token_count.prompt_details.cache_read"))
+        cw = _int(_first(a, "gen_ai.usage.cache_write.input_tokens", "gen_ai.usage.cache_creation.input_tokens",
+                         "llm.token_count.prompt_details.cache_write"))
+        r = _int(_first(a, "gen_ai.usage.reasoning.output_tokens", "llm.token_count.completion_details.reasoning"))
     if cr + cw > i:  # the source counted input without its cache tokens (Anthropic's way): ours includes them
         i += cr + cw
     if r > o:

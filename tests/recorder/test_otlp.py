@@ -363,3 +363,42 @@ def test_the_trace_page_shows_an_ingested_run_like_a_native_one(receiver, lake_d
     timeline = json.loads(at.get("plotly_chart")[0].proto.spec)
     names = [str(n) for t in timeline["data"] for n in (t.get("y") or [])]
     assert any("lookup" in n for n in names), names  # nested under its round in the timeline
+
+
+def test_the_receiver_command_line(lake_dir, keys_file, tmp_path):
+    """``python -m recorder.otlp`` as documented: serves, takes a batch, records it on SIGTERM; a bad keys
+    file is one line and exit 2; ``hash-key`` prints the form the keys file takes."""
+    import signal
+    import subprocess
+    import sys
+
+    from tests.support import ROOT
+    from tests.support.servers import free_port
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[keys]\n"short" = "acme"\n')
+    out = subprocess.run([sys.executable, "-m", "recorder.otlp", "--lake", lake_dir, "--keys", str(bad)],
+                         cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2 and out.stderr.strip().count("\n") == 0 and "too short" in out.stderr
+    out = subprocess.run([sys.executable, "-m", "recorder.otlp", "hash-key"], input=KEY_B + "\n", cwd=ROOT,
+                         capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == hash_key(KEY_B)
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "invlog", "otlp", "--lake", lake_dir, "--keys", keys_file,
+                             "--port", str(port), "--wal", str(tmp_path / "wal")], cwd=ROOT, stdout=subprocess.PIPE,
+                            text=True)
+    try:
+        assert "OTLP receiver on http://127.0.0.1:" in proc.stdout.readline()
+
+        class At:  # post() needs only the port
+            pass
+
+        at = At()
+        at.port = port
+        assert post(at, request(*agent_trace()).SerializeToString())[0] == 200
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(60) == 0
+        proc.stdout.close()
+    [inv] = wait_for(lake_dir, "acme", 1)
+    assert inv["cost_usd"] == ROUND0 + ROUND1
