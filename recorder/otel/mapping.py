@@ -339,12 +339,15 @@ def _invocation(root: Span, rounds: list[RoundDraft], members: list[Span]) -> In
     ra = root.attributes
     first = rounds[0]
 
+    found: dict[str, Any] = {}  # the invocation-level attributes, the root's first: one pass over the spans
+    for s in (root, *members):
+        a = s.attributes
+        for name in _INVOCATION_ATTRS.intersection(a):
+            if name not in found and a[name] not in (None, ""):
+                found[name] = a[name]
+
     def look(*names: str) -> Any:
-        for s in (root, *members):
-            v = _first(s.attributes, *names)
-            if v is not None:
-                return v
-        return None
+        return next((found[n] for n in names if n in found), None)
 
     agent = _first(ra, "gen_ai.agent.name", "agent.name") or look("gen_ai.agent.name") or root.resource.get(
         "service.name") or root.name or "otel"
@@ -373,6 +376,9 @@ def _str(v: Any) -> str | None:
     return None if v is None else str(v)
 
 
+_INVOCATION_ATTRS = frozenset({"gen_ai.agent.name", "llm.prompt_template.variables", "invlog.trigger", "user.id",
+                               "enduser.id", "invlog.task_id", "gen_ai.conversation.id", "session.id",
+                               "gen_ai.prompt.name", "gen_ai.prompt.version", "llm.prompt_template.version"})
 _HEX = frozenset("0123456789abcdef")
 
 
