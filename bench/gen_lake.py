@@ -93,6 +93,7 @@ def partition_tables(rng: np.random.Generator, tenant: str, day: dt.date, n: int
         "response": pa.array(["Done."] * n), "attachments": pa.nulls(n, pa.string()),
         "memory_context": pa.nulls(n, pa.string()), "truncated": pa.nulls(n, pa.string()),
         "schema_version": pa.array(np.ones(n, np.int16)),
+        "trace_id": pa.nulls(n, pa.string()), "incomplete": pa.nulls(n, pa.bool_()),
     }
     rnd = {
         "invocation_id": _strings(ids[inv_of_round]), "round_index": pa.array(round_index.astype(np.int32)),

@@ -125,7 +125,9 @@ for r in rounds.iter_rows(named=True):
                      "session_id": inv["session_id"], "model": r["model"], "provider": r["provider"],
                      "status": r["status"], "error_type": r["error_type"], "error_message": r["error_message"],
                      "started_at": fmt.when(r["started_at"], tz), "ended_at": fmt.when(r["ended_at"], tz),
-                     "time_to_first_token": fmt.ms(r["ttft_ms"]), "timezone": tz})
+                     "time_to_first_token": fmt.ms(r["ttft_ms"]), "timezone": tz,
+                     **({"opentelemetry_trace_id": inv["trace_id"], "incomplete": bool(inv.get("incomplete"))}
+                        if inv.get("trace_id") else {})})
             st.markdown("**Raw request parameters** (secrets redacted before storage)")
             st.json(_json(r["request_params"]) or {})
             st.markdown("**Raw provider usage**")

@@ -28,7 +28,7 @@ from recorder.redact import Hook, needs_redaction, redact_text, redact_value
 _PLAIN = frozenset({
     "invocation_id", "tenant", "agent", "provider", "model", "trigger", "status", "stop_reason",
     "price_source", "error_type", "service_tier", "unpriced_reason", "user_id", "task_id", "session_id",
-    "prompt_name", "prompt_version",
+    "prompt_name", "prompt_version", "trace_id",
 })
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str, allow_nan=False).encode
 _OPTS = orjson.OPT_NON_STR_KEYS

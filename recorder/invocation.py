@@ -262,6 +262,7 @@ class Invocation:
         "error_message",
         "error_type",
         "files",
+        "incomplete",
         "invocation_id",
         "memory_context",
         "model",
@@ -275,6 +276,7 @@ class Invocation:
         "system_variables",
         "task_id",
         "tenant",
+        "trace_id",
         "trigger",
         "user_id",
         "user_message",
@@ -297,6 +299,8 @@ class Invocation:
         self.status: str | None = None
         self.error_type: str | None = None
         self.error_message: str | None = None
+        self.trace_id: str | None = None  # set by OpenTelemetry ingestion (recorder.otel.write)
+        self.incomplete: bool | None = None
         self._rows: list[tuple[Any, ...]] = []
         self._next_index = 0
         self._cost: int | None = 0
@@ -427,7 +431,7 @@ class Invocation:
                 self.system_prompt, self.user_message, self.variables, self.system_variables, self.response,
                 # the files, in a list of the row's own: the flusher describes them in place (recorder.mirror)
                 list(self.files) if self.files else None, self.memory_context, None, SCHEMA_VERSION,
-                t[5], t[6], t[7], t[8], t[9], self._reported, self._reason,
+                t[5], t[6], t[7], t[8], t[9], self._reported, self._reason, self.trace_id, self.incomplete,
             )
             self._sink.submit((row, self._rows))
         except Exception:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 
-from invlog.lake import INVOCATIONS, ROUNDS, new_part_id
+from invlog.lake import INVOCATIONS, ROUNDS, conform, new_part_id
 
 MAGIC = b"ILF1"
 _HEAD = struct.Struct("<4sII")
@@ -73,8 +73,9 @@ def read_frames(data: bytes) -> ReadResult:
                         (la,) = _U32.unpack_from(payload, 0)
                         inv = pa.ipc.open_stream(payload[4 : 4 + la]).read_all()
                         rnd = pa.ipc.open_stream(payload[4 + la :]).read_all()
-                        res.invocations.append(inv if inv.schema.equals(INVOCATIONS) else inv.cast(INVOCATIONS))
-                        res.rounds.append(rnd if rnd.schema.equals(ROUNDS) else rnd.cast(ROUNDS))
+                        # a frame spooled by an older version has fewer columns: the new ones are null
+                        res.invocations.append(inv if inv.schema.equals(INVOCATIONS) else conform(inv, INVOCATIONS))
+                        res.rounds.append(rnd if rnd.schema.equals(ROUNDS) else conform(rnd, ROUNDS))
                         ok = True
                     except (pa.ArrowException, struct.error, ValueError):
                         ok = False

@@ -263,6 +263,7 @@ def commit(lake: Lake, table: str, adds: Sequence[FileEntry], removes: Sequence[
                     mode="error", partition_by=PARTITION_BY, configuration=configuration(table),
                     storage_options=storage_options(lake), commit_properties=props)
             else:
+                _evolve(dtab, table)
                 actions = [_add(e) for e in adds] + [_remove(r.path, r.tenant, r.date, r.size) for r in removes]
                 dtab.create_write_transaction(actions, "append", schema(table), PARTITION_BY,
                                               commit_properties=props)
@@ -274,6 +275,17 @@ def commit(lake: Lake, table: str, adds: Sequence[FileEntry], removes: Sequence[
             time.sleep(delay * (0.5 + random.random()))
             delay = min(delay * 2, 2.0)
     raise CommitError(f"{table}: commit failed after {attempts} attempts: {type(last).__name__}: {last}")
+
+
+def _evolve(dtab: Any, table: str) -> None:
+    """Add the columns a newer schema version appended (the schema only grows) to an existing table's
+    metadata, so that readers of the Delta log see them; files written before read them as null."""
+    from deltalake import Schema
+
+    have = {f.name for f in dtab.schema().fields}
+    missing = [f for f in Schema.from_arrow(schema(table)).fields if f.name not in have]
+    if missing:
+        dtab.alter.add_columns(missing)
 
 
 def committed(lake: Lake, table: str, tenant: str | None = None) -> dict[tuple[str, str], dict[str, int]]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-SCHEMA_VERSION = 2  # 2: billed units beyond the five core tokens, reported cost, unpriced reason
+SCHEMA_VERSION = 3  # 2: billed units, reported cost, unpriced reason; 3: trace_id, incomplete (OpenTelemetry)
 
 TRIGGERS = frozenset({"user", "system", "task"})
 STATUSES = frozenset({"Success", "Failed", "Timeout"})
@@ -78,6 +78,9 @@ INVOCATIONS = pa.schema(
         *_BILLED,
         ("reported_cost_usd", COST_TYPE),
         ("unpriced_reason", _s),
+        # Added in schema version 3 (null before): runs ingested from OpenTelemetry (recorder.otel).
+        ("trace_id", _s),  # the OpenTelemetry trace id
+        ("incomplete", _b),  # recorded without all of its spans (docs/otel.md)
     ]
 )
 

@@ -4,9 +4,12 @@ Exporters send a trace's spans in several batches, in any order, and retry what 
 think was lost. ``Assembler.add`` keeps each (tenant, trace id, span id) once; a trace
 is recorded when its root span has arrived and no new span of it came for ``settle``
 seconds, or, if its root never comes, ``max_wait`` seconds after its first span (with
-the spans it has). A span that arrives for a trace already recorded is counted in
-``late`` and logged: records are immutable and a follow-up record is not written yet
-(docs/otel.md says so). ``tick`` does the recording; ``start`` runs it on a thread.
+the spans it has, marked ``incomplete``). Records are immutable, so a span that arrives
+after its trace was recorded is kept as a follow-up: once that trace's late spans have
+been quiet for ``settle`` seconds they are recorded as their own invocation with the
+same ``trace_id``, marked ``incomplete``; no total counts a span twice, none loses one (a
+retried span that was already recorded is recognised by its id and dropped). ``tick``
+does the recording; ``start`` runs it on a thread.
 """
 
 from __future__ import annotations
@@ -27,12 +30,13 @@ _DONE_TRACES = 100_000  # recorded traces remembered, to recognise retries and l
 
 
 class _Pending:
-    __slots__ = ("first", "last", "root", "spans")
+    __slots__ = ("first", "followup", "last", "root", "spans")
 
-    def __init__(self, now: float):
+    def __init__(self, now: float, followup: bool = False):
         self.spans: dict[str, Span] = {}
         self.first = self.last = now
         self.root = False
+        self.followup = followup  # late spans of a trace already recorded
 
 
 class Assembler:
@@ -40,7 +44,7 @@ class Assembler:
                  clock: Callable[[], float] = time.monotonic):
         self.recorder, self.settle, self.max_wait, self._clock = recorder, settle, max_wait, clock
         self._pending: dict[tuple[str, str], _Pending] = {}
-        self._done: OrderedDict[tuple[str, str], None] = OrderedDict()
+        self._done: OrderedDict[tuple[str, str], set[str]] = OrderedDict()  # recorded traces: their span ids
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -57,14 +61,15 @@ class Assembler:
                     refused.append((s, str(exc)))
                     continue
                 key = (tenant, s.trace_id)
-                if key in self._done:
-                    self.late += 1
-                    log.warning("span %s of trace %s arrived after its invocation was recorded; not added",
-                                s.span_id, s.trace_id)
+                done = self._done.get(key)
+                if done is not None and s.span_id in done:
+                    self.duplicates += 1  # a retry of a span already recorded
                     continue
                 p = self._pending.get(key)
                 if p is None:
-                    p = self._pending[key] = _Pending(now)
+                    p = self._pending[key] = _Pending(now, followup=done is not None)
+                if p.followup and s.span_id not in p.spans:
+                    self.late += 1
                 if s.span_id in p.spans:
                     self.duplicates += 1
                     continue
@@ -86,11 +91,12 @@ class Assembler:
         """Record every trace that is due (all of them with ``force``); returns how many invocations."""
         now = self._clock()
         with self._lock:
-            due = [k for k, p in self._pending.items() if force or (p.root and now - p.last >= self.settle)
-                   or now - p.first >= self.max_wait]
+            due = [k for k, p in self._pending.items() if force or now - p.first >= self.max_wait
+                   or ((p.root or p.followup) and now - p.last >= self.settle)]
             batches = [(k, self._pending.pop(k)) for k in due]
-            for k in due:
-                self._done[k] = None
+            for k, p in batches:
+                self._done.setdefault(k, set()).update(p.spans)
+                self._done.move_to_end(k)
             while len(self._done) > _DONE_TRACES:
                 self._done.popitem(last=False)
         n = 0
@@ -98,6 +104,7 @@ class Assembler:
             try:
                 drafts = map_trace(list(p.spans.values()))
                 for d in drafts:
+                    d.incomplete = p.followup or not p.root
                     check(tenant, d)
             except (ValueError, TypeError) as exc:
                 self.refused += 1

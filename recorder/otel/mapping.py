@@ -71,6 +71,7 @@ class InvocationDraft:
     error_type: str | None
     error_message: str | None
     rounds: list[RoundDraft]
+    incomplete: bool = False  # recorded without all of its trace's spans (set by the assembler)
 
 
 def kind(span: Span) -> str | None:

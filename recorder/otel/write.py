@@ -70,6 +70,7 @@ def record(rec: Any, tenant: str, draft: InvocationDraft) -> str:
                 if r.status != "Success":
                     rnd.status, rnd.error_type, rnd.error_message = r.status, r.error_type, r.error_message
         inv.response = draft.response
+        inv.trace_id, inv.incomplete = draft.trace_id, draft.incomplete
         if draft.status == "Timeout":
             inv.mark_timeout(draft.error_message)
         elif draft.status == "Failed":

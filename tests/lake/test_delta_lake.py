@@ -345,3 +345,31 @@ def test_a_recorder_forked_after_its_parent_committed_still_commits(make_recorde
     assert os.waitstatus_to_exitcode(status) == 0
     assert not pending.ids(rec.lake)
     assert delta_counts(rec.lake)["deltalake"] == {"acme": 5}
+
+
+def test_a_table_created_by_an_older_schema_version_gains_the_new_columns(make_recorder, monkeypatch):
+    """Schema version 3 appended trace_id and incomplete: the next commit adds them to an existing table's
+    metadata (the schema only grows), and deltalake, Polars and DuckDB read old and new rows alike."""
+    import pyarrow as pa
+
+    from invlog.lake import SCHEMA_VERSION, TABLES
+
+    assert SCHEMA_VERSION == 3
+    v2 = {t: pa.schema([f for f in s if f.name not in ("trace_id", "incomplete")]) for t, s in TABLES.items()}
+    rec = make_recorder()
+    with monkeypatch.context() as m:
+        m.setattr(delta, "schema", lambda table: v2[table])  # the table as a version-2 recorder created it
+        record(rec, "acme", 2)
+        assert rec.commit()
+    uri = delta.table_uri(rec.lake, "invocations")
+    assert "trace_id" not in {f.name for f in DeltaTable(uri).schema().fields}
+    with rec.invocation(tenant="acme", agent="a", provider="openai", model="gpt-4o",
+                        clock=SimClock(DAY + dt.timedelta(hours=1))) as inv, inv.round() as r:
+        r.set_response("x", usage={"input_tokens": 5, "output_tokens": 1})
+        inv.trace_id, inv.incomplete = "5b8efff798038103d269b633813fc60c", True
+    assert rec.commit()
+    fields = {f.name for f in DeltaTable(uri).schema().fields}
+    assert {"trace_id", "incomplete"} <= fields
+    got = pl.read_delta(uri).sort("started_at")
+    assert got["trace_id"].to_list()[-1] == "5b8efff798038103d269b633813fc60c" and got["incomplete"].to_list()[-1]
+    assert delta_counts(rec.lake) == {"deltalake": {"acme": 3}, "polars": {"acme": 3}, "duckdb": {"acme": 3}}

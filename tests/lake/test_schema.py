@@ -23,6 +23,7 @@ PINNED_INVOCATIONS = [
     ("system_variables", "string"), ("response", "string"), ("attachments", "string"),
     ("memory_context", "string"), ("truncated", "string"), ("schema_version", "int16"),
     *BILLED, ("reported_cost_usd", DEC), ("unpriced_reason", "string"),
+    ("trace_id", "string"), ("incomplete", "bool"),  # version 3
 ]
 PINNED_ROUNDS = [
     ("invocation_id", "string"), ("round_index", "int32"), ("tenant", "string"), ("date", "date32[day]"),
@@ -41,7 +42,7 @@ PINNED_ROUNDS = [
 def test_columns_and_types_are_pinned():
     assert [(f.name, str(f.type)) for f in INVOCATIONS] == PINNED_INVOCATIONS
     assert [(f.name, str(f.type)) for f in ROUNDS] == PINNED_ROUNDS
-    assert SCHEMA_VERSION == 2
+    assert SCHEMA_VERSION == 3
 
 
 def test_partition_keys_live_only_in_the_path(make_recorder):

@@ -393,6 +393,8 @@ def test_the_trace_page_shows_an_ingested_run_like_a_native_one(receiver, lake_d
     assert [t.label for t in at.tabs[:4]] == ["Request / Response", "Prompt", "Cost breakdown", "Metadata"]
     assert any(m.label == "Cost" and m.value == "$0.00033" for m in at.metric), [(m.label, m.value) for m in at.metric]
     assert any("`lookup` · 300 ms" in md.value for md in at.markdown)  # the tool call, with its duration
+    meta = [j.value for j in at.json if "opentelemetry_trace_id" in str(j.value)]
+    assert meta and json.loads(meta[0])["opentelemetry_trace_id"] == TRACE
     timeline = json.loads(at.get("plotly_chart")[0].proto.spec)
     names = [str(n) for t in timeline["data"] for n in (t.get("y") or [])]
     assert any("lookup" in n for n in names), names  # nested under its round in the timeline
@@ -435,3 +437,43 @@ def test_the_receiver_command_line(lake_dir, keys_file, tmp_path):
         proc.stdout.close()
     [inv] = wait_for(lake_dir, "acme", 1)
     assert inv["cost_usd"] == ROUND0 + ROUND1
+
+
+def test_late_spans_are_a_follow_up_and_a_rootless_trace_is_incomplete(lake_dir, keys_file, tmp_path):
+    """A span that arrives after its trace was recorded is kept (a follow-up invocation of the same trace_id,
+    marked incomplete) so that every total is exact; a retry of recorded spans adds nothing; a trace whose
+    root never comes is recorded after max_wait, marked incomplete."""
+    rec = Recorder(lake=lake_dir)
+    clock = [0.0]
+    r = Receiver(rec, Keys.load(keys_file), str(tmp_path / "wal"), port=0, settle=1.0, max_wait=10.0)
+    r.assembler._clock = lambda: clock[0]  # the assembler's time, moved by hand; ticked by hand (no ticker)
+    import threading
+
+    threading.Thread(target=r.httpd.serve_forever, daemon=True).start()
+    try:
+        agent, first, tool, second = agent_trace()
+        assert post(r, request(agent, first, tool).SerializeToString())[0] == 200
+        clock[0] = 2.0
+        assert r.assembler.tick() == 1  # root in, quiet for settle: recorded without the second call
+        assert post(r, request(agent, first, second).SerializeToString())[0] == 200  # a retry, and a late span
+        rootless = agent_trace("9b8efff798038103d269b633813fc60c")[1:2]  # a model call whose agent span is lost
+        assert post(r, request(*rootless).SerializeToString())[0] == 200
+        clock[0] = 3.5
+        assert r.assembler.tick() == 1  # the follow-up; the rootless trace waits for its root
+        clock[0] = 13.0
+        assert r.assembler.tick() == 1  # max_wait: recorded with what came
+        assert rec.flush(30)
+        invs = sorted(wait_for(lake_dir, "acme", 3), key=lambda i: i["started_at"])
+        stored = {i["invocation_id"]: i for i in rows(rec.lake, "invocations")}
+        by_trace: dict = {}
+        for i in invs:
+            by_trace.setdefault(stored[i["invocation_id"]]["trace_id"], []).append(stored[i["invocation_id"]])
+        main, follow = sorted(by_trace[TRACE], key=lambda i: bool(i["incomplete"]))
+        assert len(by_trace[TRACE]) == 2 and not main["incomplete"] and follow["incomplete"]
+        assert main["cost_usd"] + follow["cost_usd"] == ROUND0 + ROUND1  # nothing lost, nothing twice
+        assert main["round_count"] + follow["round_count"] == 2 and r.assembler.duplicates == 2
+        [lonely] = by_trace["9b8efff798038103d269b633813fc60c"]
+        assert lonely["incomplete"] and lonely["cost_usd"] == ROUND0
+    finally:
+        r.stop()
+        rec.shutdown()

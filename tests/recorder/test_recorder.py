@@ -344,10 +344,12 @@ def test_every_invocation_column_lands_under_its_own_name(make_recorder):
         with inv.round() as r:
             r.set_response("x", usage=usage, cost_usd="0.5", reported_cost_usd="0.25")
         inv.response = "response"
+        inv.trace_id, inv.incomplete = "trace_id", True  # what OpenTelemetry ingestion sets
         inv.mark_failed("error_type", "error_message")
     assert rec.flush()
     (row,) = rows(rec.lake, "invocations")
-    expected = {c: c for c in (*text, "agent", "provider", "model", "response", "error_type", "error_message")}
+    expected = {c: c for c in (*text, "agent", "provider", "model", "response", "error_type", "error_message",
+                               "trace_id")} | {"incomplete": True}
     expected |= {"tenant": "acme", "trigger": "task", "status": "Failed", "round_count": 1, "unpriced": False,
                  "cost_usd": Decimal("0.5"), "reported_cost_usd": Decimal("0.25"), "unpriced_reason": None,
                  "invocation_id": inv.invocation_id, "attachments": None} | usage
