@@ -261,18 +261,61 @@ def _oi_messages(a: dict[str, Any], prefix: str) -> list[dict[str, Any]] | None:
     return out
 
 
+_EVENT_ROLES = {"gen_ai.system.message": "system", "gen_ai.user.message": "user",
+                "gen_ai.assistant.message": "assistant", "gen_ai.tool.message": "tool"}
+
+
+def _event_messages(s: Span) -> tuple[list[Any] | None, list[Any] | None]:
+    """Messages from the older per-message span events: ``gen_ai.{system,user,assistant,tool}.message`` and
+    ``gen_ai.choice`` (content in ``content`` or ``gen_ai.event.content``), or ``gen_ai.content.prompt`` /
+    ``gen_ai.content.completion`` (a JSON list in ``gen_ai.prompt`` / ``gen_ai.completion``)."""
+    ins: list[Any] = []
+    outs: list[Any] = []
+    for name, _, attrs in s.events:
+        if name == "gen_ai.content.prompt":
+            v = _json(attrs.get("gen_ai.prompt"))
+            ins.extend(v if isinstance(v, list) else [{"role": "user", "content": v}])
+        elif name == "gen_ai.content.completion":
+            v = _json(attrs.get("gen_ai.completion"))
+            outs.extend(v if isinstance(v, list) else [{"role": "assistant", "content": v}])
+        elif name in _EVENT_ROLES or name == "gen_ai.choice":
+            body = _json(attrs.get("gen_ai.event.content") or attrs.get("message") or attrs.get("content"))
+            msg = dict(body) if isinstance(body, dict) else {"content": body}
+            msg.setdefault("role", _EVENT_ROLES.get(name, "assistant"))
+            if "id" in attrs and msg["role"] == "tool":
+                msg.setdefault("tool_call_id", attrs["id"])
+            (outs if name == "gen_ai.choice" else ins).append(msg)
+    return ins or None, outs or None
+
+
+def _flat_messages(a: dict[str, Any], prefix: str) -> list[dict[str, Any]] | None:
+    """OpenLLMetry's ``gen_ai.prompt.N.role`` / ``.content`` (and ``gen_ai.completion.N.*``) attributes."""
+    head = prefix + "."
+    found: dict[int, dict[str, Any]] = {}
+    for k, v in a.items():
+        if k.startswith(head):
+            idx, _, field_ = k[len(head):].partition(".")
+            if idx.isdigit() and field_ in ("role", "content", "tool_call_id"):
+                found.setdefault(int(idx), {})[field_] = v
+    return [m for _, m in sorted(found.items())] or None
+
+
 def _round(s: Span) -> RoundDraft:
     a = s.attributes
     usage, has = _usage(a)
     msgs = _json(a.get("gen_ai.input.messages"))
-    messages = [_parts_message(m) for m in msgs] if isinstance(msgs, list) else _oi_messages(a, "llm.input_messages")
+    messages = [_parts_message(m) for m in msgs] if isinstance(msgs, list) else (
+        _oi_messages(a, "llm.input_messages") or _flat_messages(a, "gen_ai.prompt"))
     system = _json(a.get("gen_ai.system_instructions"))
     if system and messages is not None:
         sys_text = "\n".join(p.get("content", "") for p in system if isinstance(p, dict)) if isinstance(
             system, list) else str(system)
         messages = [{"role": "system", "content": sys_text}, *messages]
     outs = _json(a.get("gen_ai.output.messages"))
-    outputs = [_parts_message(m) for m in outs] if isinstance(outs, list) else _oi_messages(a, "llm.output_messages")
+    outputs = [_parts_message(m) for m in outs] if isinstance(outs, list) else (
+        _oi_messages(a, "llm.output_messages") or _flat_messages(a, "gen_ai.completion"))
+    if messages is None and outputs is None and s.events:  # an instrumentation that still sends events
+        messages, outputs = _event_messages(s)
     text_parts, calls = [], []
     for m in outputs or []:
         if isinstance(m, dict):
