@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 LAKE ?= ./data/lake
 PORT ?= 8501
+OTLP_KEYS ?=
+OTLP_PORT ?= 4318
 
 .PHONY: run test lint check bench demo clean browser oidc java vendor-plotly
 
@@ -13,8 +15,11 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(BIN)/python -m pip install -q -r requirements-dev.txt
 	touch $@
 
+# With OTLP_KEYS=keys.toml the OTLP receiver (invlog otlp, docs/otel.md) runs beside the dashboard.
 run: $(BIN)/.installed
 	$(BIN)/python -m invlog demo --lake $(LAKE) --if-empty
+	@if [ -n "$(OTLP_KEYS)" ]; then $(BIN)/python -m invlog otlp --lake $(LAKE) --keys $(OTLP_KEYS) \
+		--port $(OTLP_PORT) & fi; \
 	$(BIN)/python -m invlog dashboard --lake $(LAKE) --port $(PORT)
 
 test: check browser oidc java
