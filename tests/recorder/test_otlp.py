@@ -477,3 +477,28 @@ def test_late_spans_are_a_follow_up_and_a_rootless_trace_is_incomplete(lake_dir,
     finally:
         r.stop()
         rec.shutdown()
+
+
+def test_a_full_disk_is_503_with_retry_after_and_the_retry_goes_in_once(receiver, lake_dir, monkeypatch):
+    """The write-ahead log cannot be written (ENOSPC): not acknowledged (503 + Retry-After), the exporter's
+    retry after the disk recovers is taken, and the trace is recorded once."""
+    import errno
+
+    real = receiver.wal.append
+
+    def full(*a, **kw):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(receiver.wal, "append", full)
+    body = request(*agent_trace()).SerializeToString()
+    status, headers, answer = post(receiver, body)
+    assert status == 503 and headers["Retry-After"] == "10" and b"retry later" in answer
+    monkeypatch.setattr(receiver.wal, "append", real)
+    assert post(receiver, body)[0] == 200
+    flushed(receiver)
+    [inv] = wait_for(lake_dir, "acme", 1)
+    assert inv["cost_usd"] == ROUND0 + ROUND1 and inv["round_count"] == 2
+    # too many traces waiting: 503 as well, before the body is parsed
+    monkeypatch.setattr(receiver, "max_pending", 0)
+    status, headers, _ = post(receiver, body)
+    assert status == 503 and "Retry-After" in headers
