@@ -5,6 +5,7 @@ keys and bad input."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import gzip
 import json
@@ -292,14 +293,20 @@ def _run_pydantic_ai(tp) -> None:
     before = Agent._instrument_default
     Agent.instrument_all(InstrumentationSettings(tracer_provider=tp, include_content=True))
     try:
-        model = OpenAIChatModel("gpt-4o-mini", provider=OpenAIProvider(base_url=fake.url + "/v1", api_key="sk-test"))
-        agent = Agent(model, name="support", instructions="Be brief.")
+        provider = OpenAIProvider(base_url=fake.url + "/v1", api_key="sk-test")
+        agent = Agent(OpenAIChatModel("gpt-4o-mini", provider=provider), name="support", instructions="Be brief.")
 
         @agent.tool_plain
         def lookup(q: str) -> dict:
             return {"found": 3}
 
-        assert agent.run_sync("Find x").output == "Three found."
+        async def run() -> str:
+            try:
+                return (await agent.run("Find x")).output
+            finally:
+                await provider.client.close()  # its connections, in the loop that opened them
+
+        assert asyncio.run(run()) == "Three found."
     finally:
         Agent.instrument_all(before)
         fake.close()
