@@ -423,14 +423,15 @@ def _str(v: Any) -> str | None:
 _INVOCATION_ATTRS = frozenset({"gen_ai.agent.name", "llm.prompt_template.variables", "invlog.trigger", "user.id",
                                "enduser.id", "invlog.task_id", "gen_ai.conversation.id", "session.id",
                                "gen_ai.prompt.name", "gen_ai.prompt.version", "llm.prompt_template.version"})
-_HEX = frozenset("0123456789abcdef")
+_ZERO_TRACE, _ZERO_SPAN = "0" * 32, "0" * 16
 
 
 def check_span(s: Span) -> None:
     """Raise ``ValueError`` for a span that cannot be ingested (the receiver names it in ``partial_success``)."""
-    if len(s.trace_id) != 32 or not _HEX.issuperset(s.trace_id) or s.trace_id == "0" * 32:
+    # ids are hex by construction (bytes.hex() in the receiver, format() in the exporter): length and zero only
+    if len(s.trace_id) != 32 or s.trace_id == _ZERO_TRACE:
         raise ValueError("trace_id: expected 16 bytes, not all zero")
-    if len(s.span_id) != 16 or not _HEX.issuperset(s.span_id) or s.span_id == "0" * 16:
+    if len(s.span_id) != 16 or s.span_id == _ZERO_SPAN:
         raise ValueError("span_id: expected 8 bytes, not all zero")
     if s.end_ns < s.start_ns or s.start_ns <= 0:
         raise ValueError(f"span {s.span_id}: times out of order or missing")
