@@ -336,6 +336,12 @@ def _round(s: Span) -> RoundDraft:
     params = {k[len("gen_ai.request."):]: v for k, v in a.items() if k.startswith("gen_ai.request.")}
     if not params and isinstance(_json(a.get("llm.invocation_parameters")), dict):
         params = _json(a["llm.invocation_parameters"])
+    tools = _json(a.get("gen_ai.tool.definitions"))
+    if tools is None and "llm.tools.0.tool.json_schema" in a:  # OpenInference: llm.tools.N.tool.json_schema
+        tools = [_json(a[f"llm.tools.{n}.tool.json_schema"]) for n in range(1000)
+                 if f"llm.tools.{n}.tool.json_schema" in a]
+    if tools:
+        params = {**(params or {}), "tools": tools}  # what the model was offered, beside the parameters
     reported = _first(a, *_REPORTED)
     status, etype, emsg = _status(s)
     model = _first(a, "gen_ai.response.model", "gen_ai.request.model", "llm.model_name")

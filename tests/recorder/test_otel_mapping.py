@@ -103,3 +103,14 @@ def test_status_error_type_and_provider_names():
 def test_bad_spans_are_refused_with_the_reason(bad, why):
     with pytest.raises(ValueError, match=why):
         check_span(bad)
+
+
+def test_tool_definitions_are_kept_with_the_request_parameters():
+    tools = [{"type": "function", "name": "lookup", "parameters": {"type": "object"}}]
+    s = span("1", **MODEL, gen_ai__request__temperature=0.2, gen_ai__tool__definitions=json.dumps(tools))
+    assert map_trace([s])[0].rounds[0].request_params == {"model": "claude-sonnet-4-5", "temperature": 0.2,
+                                                            "tools": tools}
+    oi = span("2", openinference__span__kind="LLM", llm__model_name="gpt-4o",
+              llm__invocation_parameters=json.dumps({"temperature": 0}),
+              **{"llm.tools.0.tool.json_schema": json.dumps(tools[0])})
+    assert map_trace([oi])[0].rounds[0].request_params == {"temperature": 0, "tools": tools}
