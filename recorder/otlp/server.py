@@ -98,7 +98,7 @@ class Receiver:
         accepted = [s for s in batch if id(s) not in refused_ids]
         if accepted:
             try:
-                self.wal.append(tenant, accepted)
+                self.wal.append(tenant, ctype, body, accepted)
             except OSError as exc:  # disk full, I/O error: not acknowledged, the exporter retries
                 log.error("write-ahead log: %s", exc)
                 return _error(503, "cannot store spans right now; retry later", as_json, retry=10)
