@@ -63,7 +63,8 @@ def post(r: Receiver, body: bytes, *, key: str | None = KEY_A, ctype: str = "app
         with urllib.request.urlopen(req, timeout=30) as resp:
             return resp.status, dict(resp.headers), resp.read()
     except urllib.error.HTTPError as exc:
-        return exc.code, dict(exc.headers), exc.read()
+        with exc:  # its connection is closed, not left to the garbage collector
+            return exc.code, dict(exc.headers), exc.read()
 
 
 def _kv(k: str, v) -> KeyValue:
