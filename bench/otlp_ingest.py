@@ -6,8 +6,10 @@ The receiver runs in its own process pinned to core 0 (``taskset``), over a fres
 lake, with durability on (each batch fsynced in the write-ahead log before its 200, the
 recorder's spool fsynced too). The client (this process, core 1) posts protobuf bodies of
 512 spans: ``--traces`` traces of one ``invoke_agent`` span and three model calls, each
-call with about 2 KB of messages. Timed from the first request to the receiver having
-recorded every invocation and flushed it to the lake. Baseline in the same run: the
+call with about 2 KB of messages, from ``--clients`` exporters at once (4; each with its own
+keep-alive connection, one request at a time, as a ``BatchSpanProcessor`` sends). Timed
+from the first request to the receiver having recorded every invocation and flushed it to
+the lake. Baseline in the same run: the
 recorder's own low-level API recording the same invocations (three rounds, same texts)
 in a process pinned the same way. Prints spans/s, the ratio, and request latency p50/p99.
 """
@@ -22,6 +24,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -109,6 +112,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--requests", type=int, default=40)
     ap.add_argument("--traces", type=int, default=128, help="traces per request (4 spans each)")
+    ap.add_argument("--clients", type=int, default=4, help="exporters sending at once, one connection each")
     ap.add_argument("--serve", nargs=3, help=argparse.SUPPRESS)
     ap.add_argument("--baseline", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -135,19 +139,32 @@ def main() -> None:
                 raise SystemExit("the receiver did not start")
             time.sleep(0.05)
         port = int(Path(port_file).read_text())
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
         headers = {"Content-Type": "application/x-protobuf", "Authorization": f"Bearer {KEY}"}
-        latencies = []
+        latencies: list[float] = []
+        failures: list[int] = []
+
+        def client(mine: list[bytes]) -> None:
+            """One exporter: its own keep-alive connection, one request at a time (as BatchSpanProcessor sends)."""
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+            for body in mine:
+                s = time.perf_counter()
+                conn.request("POST", "/v1/traces", body, headers)
+                resp = conn.getresponse()
+                resp.read()
+                if resp.status != 200:
+                    failures.append(resp.status)
+                latencies.append(time.perf_counter() - s)
+            conn.close()
+
+        threads = [threading.Thread(target=client, args=(bodies[k::args.clients],)) for k in range(args.clients)]
         t0 = time.perf_counter()
-        for body in bodies:
-            s = time.perf_counter()
-            conn.request("POST", "/v1/traces", body, headers)
-            resp = conn.getresponse()
-            resp.read()
-            if resp.status != 200:
-                raise SystemExit(f"receiver answered {resp.status}")
-            latencies.append(time.perf_counter() - s)
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
         acked = time.perf_counter() - t0
+        if failures:
+            raise SystemExit(f"receiver answered {sorted(set(failures))}")
         assert proc.stdin is not None and proc.stdout is not None
         proc.stdin.write("done\n")
         proc.stdin.flush()
@@ -164,7 +181,7 @@ def main() -> None:
     base_rate = model_spans / b["seconds"]
     rate = model_spans / total
     print(f"OTLP ingestion: {args.requests} requests of {args.traces * 4} spans ({args.traces} traces: 1 agent + 3 "
-          f"model calls, ~2 KB of messages each), receiver on one core, fsync on")
+          f"model calls, ~2 KB of messages each) from {args.clients} exporters, receiver on one core, fsync on")
     print(f"{'path':44}{'model-call spans/s':>20}{'ratio':>8}")
     print(f"{'baseline: recorder low-level API':44}{base_rate:20,.0f}{1:8.2f}")
     print(f"{'OTLP receiver, acknowledged (durable in WAL)':44}{model_spans / acked:20,.0f}"
