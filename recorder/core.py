@@ -158,6 +158,13 @@ class Recorder:
         ok = self._flusher.flush(timeout)
         return self._memory_writer.drain(max(0.0, deadline - time.monotonic())) and ok
 
+    def wait_durable(self, timeout: float | None = None) -> bool:
+        """Block until everything recorded before the call survives a crash: in the spool (written with
+        fsync, the group commit) or already in the lake; unlike ``flush`` it does not wait for
+        publication. Returns ``False`` (never raises) on timeout or if records were dropped since the last call.
+        The OTLP receiver acknowledges on its own log and deletes it only after this returns True."""
+        return self._flusher.wait_durable(timeout)
+
     def commit(self, timeout: float | None = None) -> bool:
         """``flush``, then register what this recorder published in the Delta log now, instead of at
         the next commit interval (default once a minute) or at shutdown. Returns ``False`` (never

@@ -48,6 +48,7 @@ class Flusher:
         self.max_segment_bytes, self.max_attachment_bytes = max_segment_bytes, max_attachment_bytes
         self.fsync, self.flush_timeout = fsync, flush_timeout
         # A user hook is the caller's code with the caller's state: it runs in this process.
+        self._lost_seen = 0  # runs dropped as of the last wait_durable
         self.encoder_process = encoder_process and encoder.hook is None
         self.commit_interval = commit_interval
         os.makedirs(spool_dir, exist_ok=True)
@@ -121,6 +122,22 @@ class Flusher:
             finally:
                 self._flush_requests -= 1
         return self.ledger.take_drops()
+
+    def wait_durable(self, timeout: float | None = None) -> bool:
+        """Block until every run accepted before the call is in the spool (fsynced) or the lake, without
+        waiting for its publication; False on timeout or when runs were dropped since the last call."""
+        if self._thread is None and not self._stopped:
+            self._start()
+        with self._lock:
+            target, lost = self.ledger.accepted, self._lost_seen
+        deadline = time.monotonic() + (self.flush_timeout if timeout is None else timeout)
+        self._wake.set()
+        while self.ledger.durable + self.ledger.lost < target:
+            if time.monotonic() >= deadline or self._thread is None or not self._thread.is_alive():
+                return False
+            time.sleep(0.005)
+        self._lost_seen = self.ledger.lost
+        return self._lost_seen == lost
 
     def shutdown(self, timeout: float | None = None) -> bool:
         """Publish what is queued and stop the worker; idempotent. Leftovers stay spooled."""

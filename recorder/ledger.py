@@ -31,13 +31,15 @@ COUNTERS = (
 
 
 class Ledger:
-    __slots__ = ("_last_log", "accepted", "counters", "done", "drops_unacked", "lock")
+    __slots__ = ("_last_log", "accepted", "counters", "done", "drops_unacked", "durable", "lock", "lost")
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.counters = dict.fromkeys(COUNTERS, 0)
         self.accepted = 0  # runs accepted onto the queue by this process
         self.done = 0  # of those, published to the lake or dropped
+        self.durable = 0  # of those, in the spool (written, fsynced) or published straight to the lake
+        self.lost = 0  # of those, dropped
         self.drops_unacked = 0  # dropped since the last flush said so
         self._last_log: dict[str, float] = {}
 
@@ -55,6 +57,7 @@ class Ledger:
             self.counters[counter] += n
             self.done += n
             self.drops_unacked += n
+            self.lost += n
 
     def take_drops(self) -> bool:
         """True when nothing was dropped since the last call (what ``flush`` reports)."""

@@ -45,6 +45,8 @@ class SpoolWriter:
                 self._opened = time.monotonic()
             self.current.append(frame, fsync=self.fsync)
             self.current.items += n
+            with self.ledger.lock:
+                self.ledger.durable += n
             return
         except OSError as exc:
             self.ledger.counters["spool_errors"] += 1
@@ -84,6 +86,8 @@ class SpoolWriter:
             data = read_frames(frame)
             written = parts.publish(self.lake, new_part_id(), data.invocations, data.rounds)
             self.ledger.count_written(written, n)
+            with self.ledger.lock:
+                self.ledger.durable += n
             if written[3]:
                 self.committer.add(written[3])
         except Exception as exc:

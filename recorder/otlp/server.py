@@ -61,7 +61,8 @@ class Receiver:
     def _collect(self) -> None:
         while not self._stop.wait(1.0):
             try:
-                self.wal.collect(self.assembler.settled, lambda: self.recorder.flush(10))
+                # a segment goes once its traces are in the recorder's spool (fsynced), not only once published
+                self.wal.collect(self.assembler.settled, lambda: self.recorder.wait_durable(10))
             except Exception:
                 log.exception("cleaning the write-ahead log failed (it is retried)")
 

@@ -6,9 +6,10 @@ answers 200 (the body is not re-encoded: replay decodes it again, and refuses ag
 the checks refused), so an acknowledged span survives a
 crash of the receiver. Concurrent requests share a single fsync when they arrive together
 (group commit). Segments are sealed every ``rotate`` seconds; a sealed segment is
-deleted once every trace it holds has been recorded and the recorder has flushed them
-to the lake. At start, ``replay`` hands every frame left on disk back to the assembler
-(a torn last frame is skipped: it was never acknowledged). A crash between recording a
+deleted once every trace it holds has been recorded and the recorder holds them durably
+(its own spool, fsynced: ``Recorder.wait_durable``). At start, ``replay`` hands every
+frame left on disk back to the assembler (a torn last frame is skipped: it was never
+acknowledged). A crash between recording a
 trace and deleting its segment records that trace again on replay (at least once).
 """
 

@@ -263,8 +263,8 @@ def _run_agent(tp, instrumentor) -> None:
     fake = FakeLLM()
     fake.script = [dict(t) for t in SCRIPT]
     instrumentor.instrument(tracer_provider=tp)
+    client = openai.OpenAI(base_url=fake.url + "/v1", api_key="sk-test", max_retries=0)
     try:
-        client = openai.OpenAI(base_url=fake.url + "/v1", api_key="sk-test", max_retries=0)
         tracer = tp.get_tracer("app")
         with tracer.start_as_current_span("invoke_agent support", attributes={
                 "gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "support", "user.id": "u-1"}):
@@ -278,6 +278,7 @@ def _run_agent(tp, instrumentor) -> None:
                     {"role": "user", "content": "Find x"}], stream=True, stream_options={"include_usage": True}):
                 pass
     finally:
+        client.close()  # its connections, not left to the garbage collector
         instrumentor.uninstrument()
         fake.close()
 

@@ -379,3 +379,22 @@ def test_a_memory_sink_takes_the_rows_without_a_lake(tmp_path):
     assert inv.cost_usd is not None and sink.errors == 0  # priced with the recorder's own price book
     assert rec.flush() and not rec.lake.find("invocations")  # nothing went to the flusher
     rec.shutdown()
+
+
+def test_wait_durable_returns_once_spooled_without_waiting_for_publication(make_recorder):
+    """``wait_durable``: the runs are in the spool (fsynced), the lake has nothing yet (publication is an hour
+    away); ``flush`` would wait for it. A recorder that dropped runs meanwhile says False."""
+    rec = make_recorder(publish_interval=3600, spool_interval=0.01)
+    for _ in range(3):
+        with rec.invocation(**INV) as inv, inv.round() as r:
+            r.set_response("fine", usage=USAGE)
+    t0 = time.monotonic()
+    assert rec.wait_durable(10) and time.monotonic() - t0 < 5
+    assert rows(rec.lake, "invocations") == []  # not published
+    spooled = [f for f in os.listdir(rec.spool_dir) if os.path.getsize(os.path.join(rec.spool_dir, f))]
+    assert spooled  # the segment holding them
+    rec._flusher.ledger.drop(1, "dropped_queue_full")  # as the queue does when it is full
+    with rec.invocation(**INV) as inv, inv.round() as r:
+        r.set_response("fine", usage=USAGE)
+    assert not rec.wait_durable(10)
+    assert rec.flush(30) is False and len(rows(rec.lake, "invocations")) == 4  # flush says it too; nothing else lost
