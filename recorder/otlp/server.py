@@ -35,8 +35,9 @@ class Receiver:
 
     def __init__(self, recorder: Any, keys: Keys, wal_dir: str, *, host: str = "127.0.0.1", port: int = 4318,
                  max_body: int = 16 << 20, max_pending: int = 100_000, settle: float = 0.5,
-                 max_wait: float = 30.0, fsync: bool = True):
+                 max_wait: float = 30.0, fsync: bool = True, read_timeout: float = 30.0):
         self.recorder, self.keys, self.max_body, self.max_pending = recorder, keys, max_body, max_pending
+        self.read_timeout = read_timeout  # a connection that stalls mid-request is closed after it
         self.assembler = Assembler(recorder, settle=settle, max_wait=max_wait)
         self.wal = WAL(wal_dir, fsync=fsync)
         for tenant, batch in self.wal.replay():  # what an earlier process acknowledged and did not record
@@ -133,6 +134,7 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = "invlog-otlp"
+        timeout = receiver.read_timeout  # socket timeout: a stalled client cannot hold its thread forever
 
         def log_message(self, *args: Any) -> None:  # the exporters' retries would flood the log
             pass

@@ -511,3 +511,20 @@ def test_a_full_disk_is_503_with_retry_after_and_the_retry_goes_in_once(receiver
     monkeypatch.setattr(receiver, "max_pending", 0)
     status, headers, _ = post(receiver, body)
     assert status == 503 and "Retry-After" in headers
+
+
+def test_a_stalled_client_is_dropped_and_others_are_served(lake_dir, keys_file, tmp_path):
+    import socket
+
+    rec = Recorder(lake=lake_dir)
+    r = Receiver(rec, Keys.load(keys_file), str(tmp_path / "wal"), port=0, read_timeout=0.5).start()
+    try:
+        slow = socket.create_connection(("127.0.0.1", r.port))
+        slow.sendall(b"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n")  # and then nothing
+        assert post(r, request(*agent_trace()).SerializeToString())[0] == 200  # served meanwhile
+        slow.settimeout(5)
+        assert slow.recv(100) == b""  # closed by the receiver after its read timeout
+        slow.close()
+    finally:
+        r.stop()
+        rec.shutdown()
