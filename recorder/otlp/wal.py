@@ -58,11 +58,22 @@ class WAL:
         self._open: tuple[str, Any, set[tuple[str, str]], float] | None = None
         self._written = self._synced = 0
 
+    def _seal_open(self) -> None:
+        """Close the open segment (lock held), fsynced first: a frame whose writer has not synced yet, and
+        whose group commit would now sync the next segment, is durable all the same."""
+        assert self._open is not None
+        f = self._open[1]
+        f.flush()
+        if self.fsync:
+            os.fsync(f.fileno())
+        f.close()
+        self._sealed.append((self._open[0], self._open[2]))
+        self._open = None
+
     def _segment(self) -> tuple[str, Any, set[tuple[str, str]], float]:
         if self._open is None or time.monotonic() - self._open[3] >= self.rotate:
             if self._open is not None:
-                self._open[1].close()
-                self._sealed.append((self._open[0], self._open[2]))
+                self._seal_open()
             self._seq += 1
             path = os.path.join(self.folder, f"{self._seq:012d}.wal")
             self._open = (path, open(path, "ab"), set(), time.monotonic())  # noqa: SIM115 (kept open)
@@ -83,10 +94,10 @@ class WAL:
         with self._sync:  # group commit: one fsync covers every frame written before it
             if self._synced >= mine:
                 return
-            with self._lock:
-                target, fd = self._written, self._open[1].fileno() if self._open else None
-            if fd is not None:
-                os.fsync(fd)
+            with self._lock:  # held through the fsync: the segment cannot be sealed and closed under it
+                target = self._written
+                if self._open is not None:  # frames in sealed segments were fsynced when they were sealed
+                    os.fsync(self._open[1].fileno())
             self._synced = target
 
     def replay(self) -> Iterator[tuple[str, list[Span]]]:
@@ -116,9 +127,7 @@ class WAL:
         """Delete sealed segments whose traces are all recorded (``recorded(key)``) once ``flush()`` succeeds."""
         with self._lock:
             if self._open is not None and time.monotonic() - self._open[3] >= self.rotate:
-                self._open[1].close()
-                self._sealed.append((self._open[0], self._open[2]))
-                self._open = None
+                self._seal_open()
             ready = [(p, t) for p, t in self._sealed if all(recorded(k) for k in t)]
         if not ready or not flush():
             return 0
@@ -135,6 +144,4 @@ class WAL:
     def close(self) -> None:
         with self._lock:
             if self._open is not None:
-                self._open[1].close()
-                self._sealed.append((self._open[0], self._open[2]))
-                self._open = None
+                self._seal_open()
