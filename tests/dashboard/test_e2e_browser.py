@@ -159,9 +159,10 @@ def test_a_tenant_without_runs_says_so_and_keeps_the_navigation(dashboard, page)
     """The local user sees every tenant: a link to one that has recorded nothing says there is no data (not
     "Access denied"), and the sidebar still leads on. Denial itself: tests/dashboard/test_e2e_login.py."""
     page.goto(f"{dashboard}/invocations?tenant=not-yet")
-    page.get_by_text("has no runs in this lake yet").first.wait_for()
+    _settle(page, "has no runs in this lake yet")
     assert page.get_by_text("matching invocations").count() == 0 and page.get_by_text("Access denied").count() == 0
     nav = page.locator('[data-testid="stSidebar"] a')
+    nav.nth(7).wait_for()  # the sidebar's links render after the page body: wait for them, then count
     assert nav.count() >= 8, nav.count()
     nav.filter(has_text="Overview").first.click()
     page.get_by_text("Total runs").first.wait_for()  # the way on: the overview of the user's first tenant
