@@ -24,6 +24,7 @@ from typing import Any
 
 from invlog.lake import Lake, validate_tenant
 from invlog.pricing import PriceBook
+from recorder.arrow_pool import use_recording_pool
 from recorder.budget import BudgetGuard
 from recorder.encode import Encoder
 from recorder.flusher import Flusher
@@ -103,6 +104,7 @@ class Recorder:
             _positive(name, val, integer=integer)
         if redact is not None and not callable(redact):
             raise ValueError("redact: expected a callable (field, value) -> value")
+        use_recording_pool()  # jemalloc, not mimalloc (recorder/arrow_pool.py: measured)
         self.lake = Lake(lake, storage_options)
         self.spool_dir = _usable_spool(self.lake, os.fspath(spool_dir) if spool_dir else None)
         self._prices = PriceBook(prices)

@@ -176,8 +176,10 @@ def _encode(encoder: Any, payload: bytes) -> tuple[bytes, int]:
 
 
 def main() -> None:
+    from recorder.arrow_pool import use_recording_pool
     from recorder.encode import Encoder
 
+    use_recording_pool()
     encoder = Encoder(max_field_bytes=int(sys.argv[1]))
     # This process runs only our loop, and a batch's objects are freed by reference
     # counting the moment it is encoded: the cyclic collector would only walk every

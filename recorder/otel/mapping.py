@@ -30,7 +30,7 @@ _USAGE_KEYS = ("gen_ai.usage.input_tokens", "gen_ai.usage.output_tokens", "gen_a
                "gen_ai.usage.completion_tokens", "llm.token_count.prompt", "llm.token_count.completion")
 
 
-@dataclass
+@dataclass(slots=True)
 class RoundDraft:
     span: Span
     model: str
@@ -50,7 +50,7 @@ class RoundDraft:
     tools: list[tuple[Span, dict[str, Any]]] = field(default_factory=list)  # (tool span, its call)
 
 
-@dataclass
+@dataclass(slots=True)
 class InvocationDraft:
     trace_id: str
     root: Span  # the agent span, or the trace's root
@@ -137,6 +137,8 @@ def _first(attrs: dict[str, Any], *names: str) -> Any:
 
 
 def _int(v: Any) -> int:
+    if type(v) is int:  # the common case first
+        return v
     if isinstance(v, bool) or v is None:
         return 0
     if isinstance(v, int):
@@ -165,10 +167,10 @@ def provider_of(attrs: dict[str, Any]) -> str | None:
     return _PROVIDERS.get(p, p)
 
 
+_USAGE_SET = frozenset(_USAGE_KEYS)
+
+
 def _usage(a: dict[str, Any]) -> tuple[dict[str, int], bool]:
-    has = any(n in a for n in _USAGE_KEYS)
-    if not has:
-        return {"input_tokens": 0, "output_tokens": 0}, False
     get = a.get
     if "gen_ai.usage.input_tokens" in a:  # the current semantic conventions (the common case, read directly)
         i, o = _int(a["gen_ai.usage.input_tokens"]), _int(get("gen_ai.usage.output_tokens"))
@@ -176,6 +178,8 @@ def _usage(a: dict[str, Any]) -> tuple[dict[str, int], bool]:
         cw = _int(get("gen_ai.usage.cache_write.input_tokens") or get("gen_ai.usage.cache_creation.input_tokens")
                   or get("gen_ai.usage.cache_creation_input_tokens"))
         r = _int(get("gen_ai.usage.reasoning.output_tokens"))
+    elif _USAGE_SET.isdisjoint(a):
+        return {"input_tokens": 0, "output_tokens": 0}, False
     else:
         i = _int(_first(a, "gen_ai.usage.prompt_tokens", "llm.token_count.prompt"))
         o = _int(_first(a, "gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens",
@@ -189,10 +193,13 @@ def _usage(a: dict[str, Any]) -> tuple[dict[str, int], bool]:
     if r > o:
         o += r
     usage = {"input_tokens": i, "output_tokens": o}
-    for name, v in (("cache_read_tokens", cr), ("cache_write_tokens", cw), ("reasoning_tokens", r)):
-        if v:
-            usage[name] = v
-    return usage, has
+    if cr:
+        usage["cache_read_tokens"] = cr
+    if cw:
+        usage["cache_write_tokens"] = cw
+    if r:
+        usage["reasoning_tokens"] = r
+    return usage, True
 
 
 def _parts_message(m: Any) -> Any:

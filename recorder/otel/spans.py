@@ -15,7 +15,7 @@ from typing import Any
 OK, ERROR, UNSET = "ok", "error", "unset"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a frozen dataclass's __init__ is 2x slower, and a receiver builds 10k/s
 class Span:
     trace_id: str
     span_id: str

@@ -116,17 +116,19 @@ def attributes(kvs: Any) -> dict[str, Any]:
 
 
 def spans(req: ExportTraceServiceRequest) -> list[Span]:
-    out = []
+    out: list[Span] = []
+    add = out.append
     for rs in req.resource_spans:
         resource = attributes(rs.resource.attributes)
         for ss in rs.scope_spans:
-            for s in ss.spans:
-                code = s.status.code
-                out.append(Span(
-                    trace_id=s.trace_id.hex(), span_id=s.span_id.hex(), parent_id=s.parent_span_id.hex() or None,
-                    name=s.name, start_ns=s.start_time_unix_nano, end_ns=s.end_time_unix_nano,
-                    status=ERROR if code == 2 else OK if code == 1 else UNSET,
-                    status_message=s.status.message or None, attributes=attributes(s.attributes),
-                    events=tuple((e.name, e.time_unix_nano, attributes(e.attributes)) for e in s.events),
-                    resource=resource))
+            for s in ss.spans:  # positional and flat: this loop runs for every span the receiver takes
+                st = s.status
+                code = st.code
+                ev = s.events
+                add(Span(s.trace_id.hex(), s.span_id.hex(), s.parent_span_id.hex() or None, s.name,
+                         s.start_time_unix_nano, s.end_time_unix_nano,
+                         ERROR if code == 2 else OK if code == 1 else UNSET, st.message or None,
+                         attributes(s.attributes),
+                         tuple((e.name, e.time_unix_nano, attributes(e.attributes)) for e in ev) if ev else (),
+                         resource))
     return out
