@@ -74,11 +74,13 @@ def serve(lake: str, keys: str, port_file: str) -> None:
     """The receiver process: serve until stdin says "done", then record what is pending, flush, print stats."""
     from recorder import Recorder
     from recorder.otlp.keys import Keys
+    from recorder.otlp.process import tune_gc
     from recorder.otlp.server import Receiver
 
     rec = Recorder(lake=lake)
     r = Receiver(rec, Keys.load(keys), os.path.join(os.path.dirname(lake), "wal"), port=0, settle=0.2,
                  max_body=64 << 20).start()
+    tune_gc()  # as python -m recorder.otlp does
     Path(port_file + ".tmp").write_text(str(r.port))
     os.replace(port_file + ".tmp", port_file)  # whole or absent: the client polls for it
     sys.stdin.readline()

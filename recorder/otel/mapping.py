@@ -309,7 +309,7 @@ def _flat_messages(a: dict[str, Any], prefix: str) -> list[dict[str, Any]] | Non
 
 def _round(s: Span) -> RoundDraft:
     a = s.attributes
-    usage, has = _usage(a)
+    usage, has = s.usage or _usage(a)
     msgs = _json(a.get("gen_ai.input.messages"))
     messages = [_parts_message(m) for m in msgs] if isinstance(msgs, list) else (
         _oi_messages(a, "llm.input_messages") or _flat_messages(a, "gen_ai.prompt"))
@@ -451,7 +451,8 @@ def check_span(s: Span) -> None:
     if kind(s) == "model":
         from invlog.pricing.usage import check_usage
 
-        check_usage(_usage(s.attributes)[0])
+        s.usage = _usage(s.attributes)
+        check_usage(s.usage[0])
     trig = s.attributes.get("invlog.trigger")
     if trig is not None:
         from recorder.validate import check_trigger

@@ -28,6 +28,8 @@ class Span:
     attributes: dict[str, Any] = field(default_factory=dict)
     events: tuple[tuple[str, int, dict[str, Any]], ...] = ()  # (name, time_ns, attributes)
     resource: dict[str, Any] = field(default_factory=dict)
+    # (usage, has_usage) as the mapping read it when the span was checked: read once, not twice
+    usage: tuple[dict[str, int], bool] | None = field(default=None, repr=False, compare=False)
 
     @property
     def key(self) -> tuple[str, str]:

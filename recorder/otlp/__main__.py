@@ -35,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     from recorder import Recorder
     from recorder.otlp.keys import Keys
+    from recorder.otlp.process import tune_gc
     from recorder.otlp.server import Receiver
 
     try:
@@ -51,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         rec.shutdown()
         return 2
     receiver.start()
+    tune_gc()
     print(f"OTLP receiver on http://{args.host}:{receiver.port}/v1/traces -> {args.lake}", flush=True)
     done = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

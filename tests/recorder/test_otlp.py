@@ -556,3 +556,18 @@ def test_the_log_keeps_every_frame_when_writers_race_its_rotation(tmp_path):
         t.join()
     wal.close()
     assert errors == [] and sum(1 for _ in WAL(str(tmp_path / "wal")).replay()) == 1200
+
+
+def test_the_receiver_process_keeps_the_collector_out_of_the_way():
+    """recorder/otlp/process.py: start-up objects frozen, a young generation of 20,000; cycles still collected."""
+    import subprocess
+    import sys
+
+    code = ("import gc; from recorder.otlp.process import tune_gc, YOUNG; tune_gc(); "
+            "a = []; a.append(a); import weakref\n"
+            "class C: pass\n"
+            "c = C(); c.self = c; r = weakref.ref(c); del c, a; gc.collect()\n"
+            "print(gc.get_threshold()[0] == YOUNG, gc.get_freeze_count() > 1000, r() is None)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+    assert out.stdout.split() == ["True", "True", "True"], out.stdout + out.stderr
