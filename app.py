@@ -38,6 +38,7 @@ else:
 
     from invlog.dashboard import warmup
     from invlog.dashboard.guard import DashboardGuard
+    from invlog.dashboard.page_html import PageHtml
 
-    app = st.App(__file__, middleware=[Middleware(DashboardGuard)])
+    app = st.App(__file__, middleware=[Middleware(DashboardGuard), Middleware(PageHtml)])
     warmup.start()  # imports and opens the lake before the first visitor (a fresh server's first load)

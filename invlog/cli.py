@@ -51,6 +51,7 @@ def _dashboard(argv: list[str]) -> int:
     where = dashboard_dir()
     cmd = [sys.executable, "-m", "streamlit", "run", str(where / "app.py"), "--server.port", str(args.port),
            "--server.address", args.address, "--server.headless", "true", "--browser.gatherUsageStats", "false",
+           "--runner.postScriptGC", "false",  # .streamlit/config.toml says why
            "--server.fileWatcherType", "auto" if args.dev else "none",
            "--client.showErrorDetails", "full" if args.dev else "none"]
     os.execve(sys.executable, cmd, env)  # become the server: signals (Ctrl-C, SIGTERM) reach Streamlit directly

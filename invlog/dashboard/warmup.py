@@ -5,12 +5,14 @@ warehouse, opening the lake's tables and DuckDB's first query (about 0.7 s of th
 first request, measured by ``bench.dashboard_pages``). ``start()`` does that work on a
 daemon thread as soon as Streamlit's runtime exists, so a first visitor who arrives a
 moment later finds it done (Plotly's trace validators loaded too), and one who arrives
-at once waits no longer than before (the imports hold the same locks). A failure here is logged and changes nothing: the
+at once waits no longer than before (the imports hold the same locks). The objects start-up made
+are then frozen out of the cyclic collector's sight (``gc.freeze``). A failure here is logged and changes nothing: the
 page opens the lake itself and shows the error as it always does.
 """
 
 from __future__ import annotations
 
+import gc
 import importlib
 import logging
 import threading
@@ -34,6 +36,10 @@ def _warm(wait: float = 60.0) -> None:
         from invlog.dashboard import data
 
         data.warehouse(data.lake_url()).tenants()
+        # What start-up made lives as long as the server: out of the collector's sight, so the
+        # collections Python still runs (Streamlit's after-each-run one is off) walk only the pages' objects.
+        gc.collect()
+        gc.freeze()
     except Exception:  # the page reports it to the visitor; the server keeps starting
         log.warning("dashboard warm-up failed (the first page will open the lake itself)", exc_info=True)
 

@@ -37,6 +37,11 @@ def test_overview_totals_and_failures(demo_lake, monkeypatch):
     assert len(at.get("plotly_chart")) == 2
     models = at.dataframe[0].value
     assert list(models.columns) == ["split", "cost_usd", "runs", "unpriced_runs"] and len(models) >= 2
+    # the latest failures: one table, each row linking to its trace
+    failures = at.dataframe[1].value
+    assert list(failures.columns) == ["time", "agent", "model", "status", "error_type", "cost_usd", "trace"]
+    assert 1 <= len(failures) <= 10 and set(failures["status"]) <= {"Failed", "Timeout"}
+    assert all(t.startswith("trace?tenant=acme&id=") for t in failures["trace"])
 
 
 @pytest.mark.parametrize("page", PAGES)

@@ -248,3 +248,23 @@ def test_trace_header_reads_at_1280_px_and_the_timeline_shows_tool_calls(dashboa
         _shot(page, "trace-1280")
     finally:
         page.set_viewport_size({"width": 1400, "height": 1000})
+
+
+def test_a_deep_link_connects_to_the_server_without_guessing_its_base(dashboard, page):
+    """invlog/dashboard/page_html.py: the frontend asks /_stcore/health straight away, never /overview/_stcore/...
+    (a 404 and a retry period on every full load of a shared link)."""
+    asked: list[str] = []
+
+    def note(request) -> None:
+        asked.append(request.url)
+
+    page.on("request", note)
+    try:
+        page.goto("about:blank")
+        page.goto(f"{dashboard}/agents?tenant=acme")
+        _settle(page, "Agents · acme")
+    finally:
+        page.remove_listener("request", note)
+    health = [u for u in asked if "_stcore/health" in u]
+    assert health and all(u == f"{dashboard}/_stcore/health" for u in health), health
+    assert page.evaluate("window.__streamlit.BACKEND_BASE_URL") == f"{dashboard}/"
