@@ -71,11 +71,15 @@ def cost_trend_figure(df: pl.DataFrame, *, kind: str = "area", cumulative: bool 
 
 
 def money(value: Decimal | float | None) -> str:
-    """USD with cents (six decimals under one cent); ``None`` is "unpriced", never $0."""
+    """USD with cents, up to six decimals under one cent ("$0.0035"); a negative amount as "-$0.0024";
+    ``None`` is "unpriced", never $0. The one money format of the pages, their charts and the HTML report."""
     if value is None:
         return "unpriced"
     d = Decimal(str(value))
-    return f"${d:,.2f}" if abs(d) >= Decimal("0.01") or d == 0 else f"${d:,.6f}"
+    sign, d = ("-" if d < 0 else ""), abs(d)
+    if d != 0 and d < Decimal("0.01"):
+        return f"{sign}${d:,.6f}".rstrip("0")
+    return f"{sign}${d:,.2f}"
 
 
 def agents_bar_figure(df: pl.DataFrame, title: str = "Cost by agent") -> go.Figure:
@@ -95,6 +99,9 @@ def agents_bar_figure(df: pl.DataFrame, title: str = "Cost by agent") -> go.Figu
     fig = go.Figure(go.Bar(x=[None if r["total_cost_usd"] is None else float(r["total_cost_usd"]) for r in rows],
                            y=labels, orientation="h", text=texts, textposition="auto", hovertext=texts,
                            marker_color=[colours([x["agent"] for x in rows])[str(r["agent"])] for r in rows]))
+    for label, text, r in zip(labels, texts, rows, strict=True):
+        if r["total_cost_usd"] is None:  # no bar, so Plotly draws no bar text: say it at the axis instead
+            fig.add_annotation(x=0, y=label, text=text, xanchor="left", showarrow=False, font={"color": "#6b7280"})
     fig.update_layout(title=title, template=TEMPLATE, margin={"l": 10, "r": 10, "t": 40, "b": 10})
     fig.update_xaxes(tickprefix="$", tickformat=",.4~f")
     return fig

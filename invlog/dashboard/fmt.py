@@ -8,19 +8,10 @@ from zoneinfo import ZoneInfo
 
 import polars as pl
 
+from warehouse.charts import money  # one money format: tables, charts, the HTML report
+
 TIMEZONES = ["UTC", "Europe/London", "Europe/Berlin", "America/New_York", "America/Los_Angeles", "Asia/Tokyo",
              "Asia/Kolkata", "Australia/Sydney"]
-
-
-def money(value: Decimal | float | None) -> str:
-    """USD with cents, six decimals under one cent; a negative amount as "-$0.0024"; None is "unpriced"."""
-    if value is None:
-        return "unpriced"
-    d = Decimal(str(value))
-    sign, d = ("-" if d < 0 else ""), abs(d)
-    if d != 0 and d < Decimal("0.01"):
-        return f"{sign}${d:,.6f}".rstrip("0")
-    return f"{sign}${d:,.2f}"
 
 
 def signed_money(value: Decimal | float | None) -> str:

@@ -34,6 +34,12 @@ def dashboard(tmp_path_factory):
     rec = Recorder(lake=lake)
     record_demo(rec, tenants=2, days=5, seed=11, runs_per_day=30, today=dt.datetime.now(dt.UTC).date(),
                 key="e2e", progress=False)
+    # tenant initech: one agent on a model without a price (every run unpriced) beside a priced one
+    for agent, provider, model, n in (("mystery-bot", "acme", "acme-llm-7b", 3), ("paid-bot", "openai", "gpt-4o", 2)):
+        for _ in range(n):
+            with rec.invocation(tenant="initech", agent=agent, provider=provider, model=model) as inv, \
+                    inv.round() as r:
+                r.set_response("x", usage={"input_tokens": 1000, "output_tokens": 100})
     rec.shutdown()
     LAKES["e2e"] = lake
     port = free_port()
@@ -268,3 +274,64 @@ def test_a_deep_link_connects_to_the_server_without_guessing_its_base(dashboard,
     health = [u for u in asked if "_stcore/health" in u]
     assert health and all(u == f"{dashboard}/_stcore/health" for u in health), health
     assert page.evaluate("window.__streamlit.BACKEND_BASE_URL") == f"{dashboard}/"
+
+
+def test_invocations_filter_after_page_two_starts_on_page_one(dashboard, page):
+    """The defect: on page 2, a filter left "7 matching · page 1 of 1" over "No invocations match"."""
+    page.goto(f"{dashboard}/invocations?tenant=acme&page=2")
+    _settle(page, "matching invocations")
+    assert " · page 2 of " in page.get_by_text("matching invocations").first.inner_text()
+    page.locator('[data-testid="stSelectbox"]').filter(has_text="Status").click()
+    page.get_by_role("option", name="Failed", exact=True).click()
+    page.wait_for_function("() => !location.search.includes('page=2')")
+    _settle(page, "matching invocations")
+    caption = page.get_by_text("matching invocations").first.inner_text()
+    total = int(caption.split()[0].replace(",", ""))
+    assert total > 0 and " · page 1 of " in caption and "status=Failed" in page.url, (caption, page.url)
+    assert page.get_by_text("No invocations match").count() == 0
+    assert page.locator('[data-testid="stDataFrame"]').count() == 1
+    _shot(page, "invocations-filtered-from-page-2")
+
+
+def test_an_unpriced_agent_is_labelled_never_drawn_as_zero(dashboard, page):
+    page.goto(f"{dashboard}/agents?tenant=initech")
+    _settle(page, "Cost by agent")
+    page.locator(".js-plotly-plot .main-svg").first.wait_for(state="visible")
+    ticks = page.evaluate("() => [...document.querySelectorAll('.js-plotly-plot .ytick text')].map(e => e.textContent)")
+    assert "mystery-bot (unpriced)" in ticks and "mystery-bot" not in ticks, ticks
+    labels = page.evaluate("() => [...document.querySelectorAll('.js-plotly-plot .bartext')].map(e => e.textContent)")
+    assert any(t.startswith("$") and t.endswith("· 2 runs") for t in labels), labels  # paid-bot: its cost
+    notes = page.evaluate(
+        "() => [...document.querySelectorAll('.js-plotly-plot .annotation-text')].map(e => e.textContent)")
+    assert "unpriced · 3 runs" in notes, notes  # said beside its label, where a bar would be
+    assert not any(t.split(" ·")[0] in ("$0", "$0.00", "$0.0000") for t in labels), labels  # nothing drawn as $0
+    _shot(page, "agents-unpriced")
+
+
+def test_report_tables_are_the_html_reports_with_by_day_in_date_order(dashboard, page):
+    import csv
+    import io
+
+    page.goto(f"{dashboard}/reports?tenant=acme")
+    _settle(page, "Total spend")
+    heads = ["By agent", "By model", "By user", "By day"]
+    ys = [page.get_by_text(h, exact=True).first.bounding_box()["y"] for h in heads]
+    assert ys == sorted(ys), dict(zip(heads, ys, strict=True))  # the HTML report's order
+    assert page.locator('[data-testid="stDataFrame"]').count() >= 4
+    with page.expect_download() as dl:
+        page.get_by_role("button", name="Download CSV").click()
+    path = os.path.join(ART, "spend-report.csv")
+    dl.value.save_as(path)
+    with open(path, encoding="utf-8") as f:
+        rows = list(csv.DictReader(io.StringIO(f.read())))
+    days = [r["key"] for r in rows if r["dimension"] == "day"]
+    assert len(days) >= 5 and days == sorted(days), days
+    assert rows[-1]["dimension"] == "total" and {r["tenant"] for r in rows} == {"acme"}
+    with page.expect_download() as dl:
+        page.get_by_role("button", name="Download HTML report").click()
+    with open(dl.value.path(), encoding="utf-8") as f:
+        html = f.read()
+    table = html.split("By day")[1].split("</table>")[0]
+    cells = [c.split("</td>")[0] for c in table.split("<tr><td>")[1:]]
+    assert cells == days, (cells, days)  # the HTML report's by-day table: the same days, same order
+    _shot(page, "reports-tables")
