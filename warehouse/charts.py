@@ -71,14 +71,16 @@ def cost_trend_figure(df: pl.DataFrame, *, kind: str = "area", cumulative: bool 
 
 
 def money(value: Decimal | float | None) -> str:
-    """USD with cents, up to six decimals under one cent ("$0.0035"); a negative amount as "-$0.0024";
-    ``None`` is "unpriced", never $0. The one money format of the pages, their charts and the HTML report."""
+    """USD with cents; under one cent six decimals, or two significant digits when smaller ("$0.0035",
+    "$0.00000012"); a negative amount as "-$0.0024"; ``None`` is "unpriced", never $0. The one money format
+    of the pages, their charts and the HTML report."""
     if value is None:
         return "unpriced"
     d = Decimal(str(value))
     sign, d = ("-" if d < 0 else ""), abs(d)
-    if d != 0 and d < Decimal("0.01"):
-        return f"{sign}${d:,.6f}".rstrip("0")
+    if d != 0 and d < Decimal("0.01"):  # at least two significant digits: $0.0000001 is not "$0."
+        places = max(6, 1 - d.adjusted())
+        return f"{sign}${d:.{places}f}".rstrip("0")
     return f"{sign}${d:,.2f}"
 
 
