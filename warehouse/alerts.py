@@ -27,6 +27,7 @@ from typing import Any
 from invlog.rules import Alert, Budget, Rules, window
 from invlog.rules import state as rstate
 from invlog.rules.periods import label
+from warehouse.money import money
 from warehouse.notify import Sent, send
 
 log = logging.getLogger("invocation_logs.alerts")
@@ -53,12 +54,6 @@ class Outcome:
 
 def _us(t: dt.datetime) -> int:
     return (t - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)) // _US
-
-
-def money(d: Decimal) -> str:
-    """Dollars with cents, more digits only when the amount is smaller than a cent."""
-    q = d.quantize(Decimal("0.01")) if d == 0 or abs(d) >= Decimal("0.01") else d.normalize()
-    return f"${q:,}"
 
 
 def _pct(frac: Decimal) -> str:

@@ -1,7 +1,7 @@
 """Pure chart builders: a Polars frame in, a Plotly figure out. No I/O, no Streamlit.
 
 Shared by the dashboard pages and the HTML spend report, so a chart looks the same
-in both. Money is shown in USD with cents (more digits under one cent). Unknown cost
+in both. Money is printed by ``warehouse.money`` (the one format, alerts too). Unknown cost
 is a state, never a value: an unpriced agent has no bar (its label says unpriced), an
 unpriced model no slice (the chart says how many runs it leaves out), and a period
 whose runs are all unpriced has no point rather than a $0 one.
@@ -9,10 +9,10 @@ whose runs are all unpriced has no point rather than a $0 one.
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 import plotly.graph_objects as go
 import polars as pl
+
+from warehouse.money import money
 
 TEMPLATE = "plotly_white"
 # One colour per name (agent, model, ...) on every chart of every page and of the HTML report: chosen from
@@ -68,20 +68,6 @@ def cost_trend_figure(df: pl.DataFrame, *, kind: str = "area", cumulative: bool 
     if df.height and all(t.hour == 0 and t.minute == 0 for t in df["period"].to_list()):
         fig.update_xaxes(tickformat="%b %d, %Y", hoverformat="%Y-%m-%d")  # days, weeks, months: no midnight
     return _money_axis(fig)
-
-
-def money(value: Decimal | float | None) -> str:
-    """USD with cents; under one cent six decimals, or two significant digits when smaller ("$0.0035",
-    "$0.00000012"); a negative amount as "-$0.0024"; ``None`` is "unpriced", never $0. The one money format
-    of the pages, their charts and the HTML report."""
-    if value is None:
-        return "unpriced"
-    d = Decimal(str(value))
-    sign, d = ("-" if d < 0 else ""), abs(d)
-    if d != 0 and d < Decimal("0.01"):  # at least two significant digits: $0.0000001 is not "$0."
-        places = max(6, 1 - d.adjusted())
-        return f"{sign}${d:.{places}f}".rstrip("0")
-    return f"{sign}${d:,.2f}"
 
 
 def agents_bar_figure(df: pl.DataFrame, title: str = "Cost by agent") -> go.Figure:

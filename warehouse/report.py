@@ -21,8 +21,9 @@ from importlib import resources
 
 import polars as pl
 
-from warehouse.charts import breakdown_pie_figure, cost_trend_figure, money
+from warehouse.charts import breakdown_pie_figure, cost_trend_figure
 from warehouse.core import SpendReport
+from warehouse.money import money
 
 
 def tidy(report: SpendReport) -> pl.DataFrame:

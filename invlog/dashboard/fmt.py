@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import polars as pl
 
-from warehouse.charts import money  # one money format: tables, charts, the HTML report
+from warehouse.money import money  # one money format: tables, charts, the HTML report, alerts
 
 TIMEZONES = ["UTC", "Europe/London", "Europe/Berlin", "America/New_York", "America/Los_Angeles", "Asia/Tokyo",
              "Asia/Kolkata", "Australia/Sydney"]

@@ -39,15 +39,3 @@ def test_activity_shows_runs_and_an_error_rate_that_is_absent_on_empty_days():
                        "errors": [2, 0], "unpriced_runs": [0, 0], "error_rate": [0.2, None]})
     runs, rate = activity_figure(df).data
     assert list(runs.y) == [10, 0] and list(rate.y) == [0.2, None] and rate.yaxis == "y2"
-
-
-def test_money_keeps_small_amounts_readable_and_unpriced_never_zero():
-    from decimal import Decimal
-
-    from warehouse.charts import money
-
-    cases = {"12.346": "$12.35", "0": "$0.00", "0.0035": "$0.0035", "0.000460": "$0.00046",
-             "0.0000001": "$0.0000001", "0.00000012345": "$0.00000012", "-0.0024": "-$0.0024",
-             "1234.5": "$1,234.50"}
-    assert {k: money(Decimal(k)) for k in cases} == cases
-    assert money(None) == "unpriced"
