@@ -16,6 +16,7 @@ import os
 import re
 import tempfile
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -252,22 +253,28 @@ class Warehouse:
                                               "start": s, "end": e, "top_n": top_n})
 
     def invocations(self, tenant: str, start: Any, end: Any, *, agent: str | None = None, model: str | None = None,
-                    provider: str | None = None, status: str | None = None, trigger: str | None = None,
+                    provider: str | None = None, status: str | Sequence[str] | None = None,
+                    trigger: str | None = None,
                     user_id: str | None = None, session_id: str | None = None, min_cost: Any = None,
                     text: str | None = None, sort: str = "time", limit: int = 50,
                     offset: int = 0) -> tuple[pl.DataFrame, int]:
-        """The filtered list (a page of it) and the total count of matching invocations."""
+        """The filtered list (a page of it) and the total count of matching invocations. ``status`` is one
+        status or several (``("Failed", "Timeout")``: the runs with either)."""
         if sort not in SORTS:
             raise ValueError(f"sort: expected one of {sorted(SORTS)}, got {sort!r}")
         if type(limit) is not int or not 1 <= limit <= 10_000:
             raise ValueError(f"limit: expected an integer from 1 to 10000, got {limit!r}")
         if type(offset) is not int or offset < 0:
             raise ValueError(f"offset: expected a non-negative integer, got {offset!r}")
-        filters = {"agent": agent, "model": model, "provider": provider, "status": status, "trigger": trigger,
+        statuses = [status] if isinstance(status, str) else None if status is None else list(status)
+        filters = {"agent": agent, "model": model, "provider": provider, "trigger": trigger,
                    "user_id": user_id, "session_id": session_id, "text": text}
-        for k, v in filters.items():
+        for k, v in [*filters.items(), *(("status", x) for x in statuses or ())]:
             if v is not None and (not isinstance(v, str) or len(v) > 500):
                 raise ValueError(f"{k}: expected a string of at most 500 characters")
+        if statuses is not None and not statuses:
+            raise ValueError("status: expected a status or a non-empty list of them")
+        filters["status"] = statuses  # a list: the filter matches any of them
         cost = None if min_cost in (None, "") else Decimal(str(min_cost))
         s, e = _range(start, end)
         params = {"tenant": tenant, "inv_files": self._files("invocations", tenant, s, e), "start": s, "end": e,

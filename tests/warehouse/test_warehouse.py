@@ -110,6 +110,11 @@ def test_invocations_filters_sort_pagination(lake):
     page, total = wh.invocations("acme", s, e, limit=2, offset=2)
     assert total == 4 and page["invocation_id"].to_list() == [ids["B"], ids["A"]]
     assert wh.invocations("acme", s, e, status="Failed")[0]["invocation_id"].to_list() == [ids["B"]]
+    either, n = wh.invocations("acme", s, e, status=("Failed", "Timeout"), limit=1)  # one query, either status
+    assert n == 2 and either["invocation_id"].to_list() == [ids["D"]]
+    for bad in ((), ("Failed", 7)):
+        with pytest.raises(ValueError, match="status"):
+            wh.invocations("acme", s, e, status=bad)
     assert wh.invocations("acme", s, e, text="REFUND")[0]["invocation_id"].to_list() == [ids["A"]]
     assert wh.invocations("acme", s, e, min_cost="0.003")[0]["invocation_id"].to_list() == [ids["C"], ids["A"]]
     assert wh.invocations("acme", s, e, sort="cost")[0]["invocation_id"].to_list() == [
