@@ -76,7 +76,7 @@ def _with_caching(report):
 
 
 d1, d2, d3 = st.columns(3)
-# Files are built when clicked (callables), not on every render: the HTML embeds 4.8 MB of Plotly.
+# Files are built when clicked (callables), not on every render: the HTML embeds 1.2 MB of Plotly.
 state.download_button(d1, "Download CSV", lambda: rpt.to_csv(rep), file_name=f"{name}.csv", mime="text/csv", key="csv")
 state.download_button(d2, "Download Parquet", lambda: rpt.to_parquet(rep), file_name=f"{name}.parquet",
                       mime="application/octet-stream", key="parquet")
