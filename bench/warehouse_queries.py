@@ -90,7 +90,8 @@ def native(lake: str, today: dt.date, iid: str) -> dict[str, object]:
     def day(d: dt.date) -> dt.datetime:
         return dt.datetime.combine(d, dt.time(), dt.UTC)
 
-    filters = dict.fromkeys(("agent", "model", "provider", "trigger", "user_id", "session_id", "text", "min_cost"))
+    filters = dict.fromkeys(("agent", "model", "provider", "trigger", "user_id", "session_id", "text", "min_cost",
+                             "statuses"))
     return {
         "cost trend, 30 days by agent": q("cost_trend", {"tenant": TENANT, "start": day(today - dt.timedelta(days=29)),
                                                          "end": day(today + dt.timedelta(days=1)), "grain": "day",
