@@ -25,7 +25,7 @@ import duckdb
 import polars as pl
 import pyarrow.parquet as pq
 
-from invlog.lake import INVOCATIONS, ROUNDS, Lake, file_schema, partition_path, validate_tenant
+from invlog.lake import INVOCATIONS, ROUNDS, Lake, empty_table, file_schema, partition_path, validate_tenant
 from invlog.lake.layout import placeholder_partition
 from warehouse import rollup, sqlfiles, toplist
 from warehouse.errors import CorruptPartError, QueryError
@@ -143,13 +143,13 @@ class Warehouse:
         for table, schema in (("invocations", INVOCATIONS), ("rounds", ROUNDS)):
             path = os.path.join(folder, placeholder_partition(table))
             os.makedirs(path)
-            pq.write_table(file_schema(schema).empty_table(), os.path.join(path, "empty.parquet"))
+            pq.write_table(empty_table(file_schema(schema)), os.path.join(path, "empty.parquet"))
             out[table] = os.path.join(path, "empty.parquet")
         out["rollups"] = os.path.join(folder, "empty-rollup.parquet")
         pq.write_table(rollup.empty(), out["rollups"])
         out["tops"] = os.path.join(folder, "empty-toplist.parquet")
         with open(out["tops"], "wb") as f:  # the top list of no rows: its schema, for union by name
-            f.write(toplist.build(file_schema(INVOCATIONS).empty_table()))
+            f.write(toplist.build(empty_table(file_schema(INVOCATIONS))))
         return out
 
     def _cursor(self) -> duckdb.DuckDBPyConnection:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import duckdb
 import pyarrow as pa
 
+from invlog.lake import empty_table
 from invlog.lake.files import parquet_bytes
 from warehouse import sqlfiles
 
@@ -66,4 +67,4 @@ def build(part: pa.Table) -> bytes:
 
 
 def empty() -> pa.Table:
-    return SCHEMA.empty_table()
+    return empty_table(SCHEMA)

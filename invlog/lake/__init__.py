@@ -24,6 +24,7 @@ from invlog.lake.tables import (
     TABLES,
     TRIGGERS,
     conform,
+    empty_table,
     file_schema,
 )
 
@@ -41,6 +42,7 @@ __all__ = [
     "TRIGGERS",
     "Lake",
     "conform",
+    "empty_table",
     "file_schema",
     "new_part_id",
     "partition_path",

@@ -304,7 +304,8 @@ def committed(lake: Lake, table: str, tenant: str | None = None) -> dict[tuple[s
 
 def live_entries(dtab: Any) -> pa.Table:
     """The table's live files: path, size_bytes, num_records, tenant, date (strings)."""
-    adds = pa.table(dtab.get_add_actions(flatten=True))
+    # through the stream protocol, not pa.table(): that asks pandas first whether it holds a pandas frame
+    adds = pa.RecordBatchReader.from_stream(dtab.get_add_actions(flatten=True)).read_all()
     rows = adds.column("num_records") if "num_records" in adds.column_names else pa.nulls(adds.num_rows, pa.int64())
     cols = {"path": adds.column("path"), "size_bytes": adds.column("size_bytes"), "num_records": rows,
             "tenant": adds.column("partition.tenant"), "date": adds.column("partition.date").cast(pa.string())}

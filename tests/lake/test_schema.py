@@ -2,7 +2,7 @@
 
 import pyarrow as pa
 
-from invlog.lake import INVOCATIONS, PARTITION_KEYS, ROUNDS, SCHEMA_VERSION, file_schema
+from invlog.lake import INVOCATIONS, PARTITION_KEYS, ROUNDS, SCHEMA_VERSION, empty_table, file_schema
 from tests.support.lakeread import part_files, read_table
 
 TS = "timestamp[us, tz=UTC]"
@@ -65,3 +65,16 @@ def test_partition_keys_live_only_in_the_path(make_recorder):
         assert md.row_group(0).column(0).compression == "ZSTD"
         t = read_table(rec.lake, table)
         assert t.schema.field("cost_usd").type == pa.decimal128(18, 12)
+
+
+def test_an_empty_table_has_the_schema_exactly_and_survives_parquet(tmp_path):
+    import pyarrow.parquet as pq
+
+    from warehouse import rollup
+
+    for schema in (INVOCATIONS, ROUNDS, file_schema(INVOCATIONS), rollup.SCHEMA):
+        t = empty_table(schema)
+        assert t.num_rows == 0 and t.schema == schema == schema.empty_table().schema
+        pq.write_table(t, tmp_path / "empty.parquet")
+        back = pq.read_table(tmp_path / "empty.parquet", schema=schema)
+        assert back.num_rows == 0 and back.schema.equals(schema)

@@ -485,3 +485,27 @@ def test_the_vendored_plotly_bundle_is_the_version_plotly_py_was_built_for():
     from warehouse.report import plotly_script
 
     assert plotly_script()[:200].splitlines()[1].strip() == f"* plotly.js (basic - minified) v{get_plotlyjs_version()}"
+
+
+def test_opening_the_lake_and_querying_it_loads_no_pandas(lake):
+    """pyarrow's pa.table()/pa.array() of Python objects import pandas to ask whether they hold pandas data: 0.24 s
+    of every process that opens a Warehouse (the alert checker's cron run, the CLI, a report job) for a
+    library it never uses. A fresh interpreter opens the lake, lists tenants, pages and traces invocations."""
+    import subprocess
+    import sys
+
+    rec, ids = lake
+    code = ("import sys, datetime as dt\nfrom warehouse import Warehouse\n"
+            f"wh = Warehouse({rec.lake.url!r})\nassert wh.tenants()\n"
+            "df, n = wh.invocations('acme', dt.date(2026, 11, 20), dt.date(2026, 11, 27),\n"
+            "                       status=('Failed', 'Timeout'))\n"
+            f"assert n == 2 and wh.trace('acme', {ids['A']!r}) is not None\n"
+            "s, e = dt.date(2026, 11, 20), dt.date(2026, 11, 27)\n"
+            "assert wh.cost_trend('acme', s, e, split_by='agent').height and wh.expensive_agents('acme', s, e).height\n"
+            "assert wh.spend_report('acme', s, e).runs == 4\n"
+            "assert wh.rule_metrics('acme', dt.datetime(2026, 11, 20, tzinfo=dt.UTC),\n"
+            "                       dt.datetime(2026, 11, 27, tzinfo=dt.UTC))['runs'] == 4\n"
+            "assert 'pandas' not in sys.modules, 'pandas was imported'\n")
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    proc = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
