@@ -266,6 +266,8 @@ class Warehouse:
             raise ValueError(f"limit: expected an integer from 1 to 10000, got {limit!r}")
         if type(offset) is not int or offset < 0:
             raise ValueError(f"offset: expected a non-negative integer, got {offset!r}")
+        if status is not None and not isinstance(status, (str, list, tuple, set, frozenset)):
+            raise ValueError(f"status: expected a status or a list of them, got {status!r}")
         statuses = [status] if isinstance(status, str) else None if status is None else list(status)
         filters = {"agent": agent, "model": model, "provider": provider, "trigger": trigger,
                    "user_id": user_id, "session_id": session_id, "text": text}
@@ -274,8 +276,8 @@ class Warehouse:
                 raise ValueError(f"{k}: expected a string of at most 500 characters")
         if statuses is not None and not statuses:
             raise ValueError("status: expected a status or a non-empty list of them")
-        # one status compares for equality (DuckDB prunes row groups on it, a list test it does not: 40 vs 46 ms
-        # on 7 days of the bench lake); several are a list the filter matches any of
+        # one status stays an equality (measured faster than the list test: 40.9 vs 46.2 ms on 7 days of the
+        # bench lake's largest tenant); several are a list the filter matches any of
         one = statuses is not None and len(statuses) == 1
         filters["status"], filters["statuses"] = (statuses[0] if one else None), (None if one else statuses)
         cost = None if min_cost in (None, "") else Decimal(str(min_cost))

@@ -112,7 +112,7 @@ def test_invocations_filters_sort_pagination(lake):
     assert wh.invocations("acme", s, e, status="Failed")[0]["invocation_id"].to_list() == [ids["B"]]
     either, n = wh.invocations("acme", s, e, status=("Failed", "Timeout"), limit=1)  # one query, either status
     assert n == 2 and either["invocation_id"].to_list() == [ids["D"]]
-    for bad in ((), ("Failed", 7)):
+    for bad in ((), ("Failed", 7), 7):
         with pytest.raises(ValueError, match="status"):
             wh.invocations("acme", s, e, status=bad)
     assert wh.invocations("acme", s, e, text="REFUND")[0]["invocation_id"].to_list() == [ids["A"]]
